@@ -1,0 +1,58 @@
+#include "engine/autograd.h"
+
+namespace ucluster {
+
+Var make_var(Tensor value, bool requires_grad) {
+  auto v = std::make_shared<VarNode>();
+  v->value = std::move(value);
+  v->requires_grad = requires_grad;
+  return v;
+}
+
+Var param_var(const ParamStore& store, const std::string& name) {
+  auto v = std::make_shared<VarNode>();
+  v->value = store.param(name);
+  v->grad = store.grad(name);
+  v->requires_grad = true;
+  return v;
+}
+
+bool Tape::needs_grad(std::initializer_list<const Var*> inputs) const {
+  if (!grad_enabled_) return false;
+  for (const Var* v : inputs)
+    if (v && *v && (*v)->requires_grad) return true;
+  return false;
+}
+
+Var Tape::output(Tensor value, std::initializer_list<const Var*> inputs) const {
+  return make_var(std::move(value), needs_grad(inputs));
+}
+
+void Tape::record(const char* op, std::function<void()> backward) {
+  steps_.push_back({op, std::move(backward)});
+}
+
+const Tensor& Tape::grad(const Var& v) {
+  if (!v->grad.defined()) v->grad = ctx_.zeros_like(v->value);
+  return v->grad;
+}
+
+void Tape::backward(const Var& loss) {
+  UCLUSTER_CHECK(loss->value.numel() == 1, "Tape::backward: the loss must have one element, got ",
+                 loss->value.describe());
+  UCLUSTER_CHECK(loss->requires_grad, "Tape::backward: the loss does not depend on anything that requires grad");
+  Tensor seed = ctx_.empty({1}, loss->value.dtype(), Device::cpu());
+  if (seed.dtype() == DType::F64) *seed.data<double>() = 1.0;
+  else *seed.data<float>() = 1.0f;
+  backward(loss, seed);
+}
+
+void Tape::backward(const Var& output, const Tensor& seed) {
+  UCLUSTER_CHECK(seed.numel() == output->value.numel() && seed.dtype() == output->value.dtype(),
+                 "Tape::backward: seed ", seed.describe(), " does not match output ", output->value.describe());
+  UCLUSTER_CHECK(output->requires_grad, "Tape::backward: the output does not depend on anything that requires grad");
+  ctx_.copy(grad(output), seed);
+  for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) it->backward();
+}
+
+}  // namespace ucluster

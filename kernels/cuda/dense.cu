@@ -1,0 +1,57 @@
+// Dense layer on the GPU. Row-major matrices are handed to column-major cuBLAS as their transposes:
+// a row-major [R, C] matrix is a column-major [C, R] one, so y = x W becomes y^T = W^T x^T.
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/dense.h"
+
+namespace ucluster::cuda {
+
+namespace {
+__global__ void add_bias_kernel(float* y, const float* bias, std::int64_t rows, std::int64_t cout) {
+  const std::int64_t n = rows * cout;
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    y[i] += bias[i % cout];
+}
+
+// One thread per channel, rows summed in order: deterministic.
+__global__ void bias_grad_kernel(const float* dy, float* dbias, std::int64_t rows, std::int64_t cout) {
+  const std::int64_t c = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
+  if (c >= cout) return;
+  double s = 0.0;
+  for (std::int64_t r = 0; r < rows; ++r) s += dy[r * cout + c];
+  dbias[c] += static_cast<float>(s);
+}
+}  // namespace
+
+void dense_forward(Context& ctx, const float* x, const float* w, const float* bias, float* y, std::int64_t rows,
+                   std::int64_t cin, std::int64_t cout) {
+  if (rows == 0) return;
+  const float one = 1.0f, zero = 0.0f;
+  check_cublas(cublasSgemm(cublas(ctx), CUBLAS_OP_N, CUBLAS_OP_N, int(cout), int(rows), int(cin), &one, w, int(cout),
+                           x, int(cin), &zero, y, int(cout)),
+               "dense");
+  if (bias) {
+    add_bias_kernel<<<grid_for(rows * cout, 256), 256, 0, stream(ctx)>>>(y, bias, rows, cout);
+    check_launch("dense bias");
+  }
+}
+
+void dense_backward(Context& ctx, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                    float* dbias, std::int64_t rows, std::int64_t cin, std::int64_t cout) {
+  if (rows == 0) return;
+  const float one = 1.0f;
+  if (dx)
+    check_cublas(cublasSgemm(cublas(ctx), CUBLAS_OP_T, CUBLAS_OP_N, int(cin), int(rows), int(cout), &one, w,
+                             int(cout), dy, int(cout), &one, dx, int(cin)),
+                 "dense backward (input)");
+  if (dw)
+    check_cublas(cublasSgemm(cublas(ctx), CUBLAS_OP_N, CUBLAS_OP_T, int(cout), int(cin), int(rows), &one, dy,
+                             int(cout), x, int(cin), &one, dw, int(cout)),
+                 "dense backward (weight)");
+  if (dbias) {
+    bias_grad_kernel<<<grid_for(cout, 128), 128, 0, stream(ctx)>>>(dy, dbias, rows, cout);
+    check_launch("dense backward (bias)");
+  }
+}
+
+}  // namespace ucluster::cuda

@@ -1,0 +1,91 @@
+#include "kernels/dense.h"
+
+#include "kernels/cpu/dense.h"
+#include "kernels/cuda/dense.h"
+#include "kernels/dispatch.h"
+
+namespace ucluster {
+
+namespace {
+void check_dense(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
+  check_rank("dense", "weight", w, 2);
+  check_defined("dense", "input", x);
+  UCLUSTER_CHECK(x.rank() >= 1 && x.shape().last() == w.dim(0), "dense: input ", x.describe(),
+                 " does not match weight ", w.describe(), " (input channels ", x.shape().last(), " vs ", w.dim(0),
+                 ")");
+  check_dtype("dense", "weight", w, x.dtype());
+  check_same_device("dense", x, w);
+  if (bias.defined()) {
+    check_shape("dense", "bias", bias, Shape{w.dim(1)});
+    check_dtype("dense", "bias", bias, x.dtype());
+  }
+  check_shape("dense", "output", y, x.shape().with_last(w.dim(1)));
+}
+
+template <typename T>
+T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+}  // namespace
+
+void dense_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
+  check_dense(x, w, bias, y);
+  const std::int64_t rows = x.shape().rows(), cin = w.dim(0), cout = w.dim(1);
+  switch (x.device().kind) {
+    case DeviceKind::CPU:
+      dispatch_float("dense", x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        cpu::dense_forward<T>(x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>(), rows, cin, cout);
+      });
+      return;
+    case DeviceKind::CUDA:
+      require_cuda_f32("dense", x);
+      UCLUSTER_CUDA_CALL("dense", cuda::dense_forward(ctx, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias),
+                                                      y.data<float>(), rows, cin, cout));
+      return;
+  }
+}
+
+void dense_backward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
+                    const Tensor& dw, const Tensor& dbias) {
+  check_shape("dense backward", "output gradient", dy, x.shape().with_last(w.dim(1)));
+  if (dx.defined()) check_shape("dense backward", "input gradient", dx, x.shape());
+  if (dw.defined()) check_shape("dense backward", "weight gradient", dw, w.shape());
+  if (dbias.defined()) check_shape("dense backward", "bias gradient", dbias, Shape{w.dim(1)});
+  const std::int64_t rows = x.shape().rows(), cin = w.dim(0), cout = w.dim(1);
+  switch (x.device().kind) {
+    case DeviceKind::CPU:
+      dispatch_float("dense backward", x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        cpu::dense_backward<T>(x.data<T>(), w.data<T>(), dy.data<T>(), ptr_or_null<T>(dx), ptr_or_null<T>(dw),
+                               ptr_or_null<T>(dbias), rows, cin, cout);
+      });
+      return;
+    case DeviceKind::CUDA:
+      require_cuda_f32("dense backward", x);
+      UCLUSTER_CUDA_CALL("dense backward",
+                         cuda::dense_backward(ctx, x.data<float>(), w.data<float>(), dy.data<float>(),
+                                              ptr_or_null<float>(dx), ptr_or_null<float>(dw),
+                                              ptr_or_null<float>(dbias), rows, cin, cout));
+      return;
+  }
+}
+
+Var dense(Tape& tape, const Var& x, const Var& w, const Var& bias) {
+  Context& ctx = tape.ctx();
+  const Tensor b = bias ? bias->value : Tensor();
+  Tensor y = ctx.empty(x->value.shape().with_last(w->value.dim(1)), x->value.dtype(), x->value.device());
+  dense_forward(ctx, x->value, w->value, b, y);
+  Var out = tape.output(y, {&x, &w, &bias});
+  if (out->requires_grad) {
+    tape.record("dense", [&tape, x, w, bias, out] {
+      const Tensor& dy = tape.grad(out);
+      dense_backward(tape.ctx(), x->value, w->value, dy, x->requires_grad ? tape.grad(x) : Tensor(),
+                     w->requires_grad ? tape.grad(w) : Tensor(),
+                     bias && bias->requires_grad ? tape.grad(bias) : Tensor());
+    });
+  }
+  return out;
+}
+
+}  // namespace ucluster
