@@ -55,4 +55,10 @@ void Tape::backward(const Var& output, const Tensor& seed) {
   for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) it->backward();
 }
 
+Var reshape(Tape& tape, const Var& x, const Shape& shape) {
+  Var out = tape.output(x->value.reshape(shape), {&x});
+  if (out->requires_grad) out->grad = tape.grad(x).reshape(shape);
+  return out;
+}
+
 }  // namespace ucluster

@@ -66,4 +66,8 @@ class Tape {
   std::vector<Step> steps_;
 };
 
+// Same data, new shape (no copy). The output's gradient is a view of the input's gradient, so no
+// backward step is recorded.
+Var reshape(Tape& tape, const Var& x, const Shape& shape);
+
 }  // namespace ucluster
