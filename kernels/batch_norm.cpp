@@ -1,0 +1,247 @@
+#include "kernels/batch_norm.h"
+
+#include <cmath>
+
+#include "kernels/cpu/batch_norm.h"
+#include "kernels/cuda/batch_norm.h"
+#include "kernels/dispatch.h"
+
+namespace ucluster {
+
+namespace {
+template <typename T>
+T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+// x [..., C] with rank >= 2; returns C.
+std::int64_t check_input(const char* op, const Tensor& x) {
+  check_defined(op, "input", x);
+  UCLUSTER_CHECK(x.rank() >= 2, op, ": input must have rank >= 2 ([rows..., C]), got ", x.describe());
+  return x.shape().last();
+}
+
+// A per-channel vector [C] of x's dtype on x's device.
+void check_channel_vector(const char* op, const char* what, const Tensor& t, const Tensor& x) {
+  check_defined(op, what, t);
+  UCLUSTER_CHECK(t.shape() == Shape{x.shape().last()}, op, ": ", what, " ", t.describe(), " does not match input ",
+                 x.describe(), " (expected [", x.shape().last(), "])");
+  check_dtype(op, what, t, x.dtype());
+  check_same_device(op, x, t);
+}
+
+void check_same_as_input(const char* op, const char* what, const Tensor& t, const Tensor& x) {
+  check_shape(op, what, t, x.shape());
+  check_dtype(op, what, t, x.dtype());
+  check_same_device(op, x, t);
+}
+
+void check_eps(const char* op, double eps) {
+  UCLUSTER_CHECK(std::isfinite(eps) && eps >= 0.0, op, ": epsilon must be finite and >= 0, got ", eps);
+}
+}  // namespace
+
+void batch_norm_train_forward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
+                              const Tensor& y, const Tensor& batch_mean, const Tensor& batch_var,
+                              const Tensor& inv_std) {
+  const char* op = "batch_norm (training)";
+  const std::int64_t C = check_input(op, x);
+  const std::int64_t rows = x.shape().rows();
+  UCLUSTER_CHECK(rows > 0, op, ": input ", x.describe(), " has no rows to take batch statistics over");
+  check_eps(op, eps);
+  check_channel_vector(op, "gamma", gamma, x);
+  check_channel_vector(op, "beta", beta, x);
+  check_same_as_input(op, "output", y, x);
+  check_channel_vector(op, "batch_mean", batch_mean, x);
+  check_channel_vector(op, "batch_var", batch_var, x);
+  check_channel_vector(op, "inv_std", inv_std, x);
+  switch (x.device().kind) {
+    case DeviceKind::CPU:
+      dispatch_float(op, x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        cpu::batch_norm_train_forward<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), y.data<T>(),
+                                         batch_mean.data<T>(), batch_var.data<T>(), inv_std.data<T>(), rows, C, eps);
+      });
+      return;
+    case DeviceKind::CUDA:
+      require_cuda_f32(op, x);
+      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_train_forward(ctx, x.data<float>(), gamma.data<float>(),
+                                                            beta.data<float>(), y.data<float>(),
+                                                            batch_mean.data<float>(), batch_var.data<float>(),
+                                                            inv_std.data<float>(), rows, C, eps));
+      return;
+  }
+}
+
+void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& batch_mean,
+                               const Tensor& inv_std, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
+                               const Tensor& dbeta) {
+  const char* op = "batch_norm (training) backward";
+  const std::int64_t C = check_input(op, x);
+  const std::int64_t rows = x.shape().rows();
+  check_channel_vector(op, "gamma", gamma, x);
+  check_channel_vector(op, "batch_mean", batch_mean, x);
+  check_channel_vector(op, "inv_std", inv_std, x);
+  check_same_as_input(op, "output gradient", dy, x);
+  if (dx.defined()) check_same_as_input(op, "input gradient", dx, x);
+  if (dgamma.defined()) check_channel_vector(op, "gamma gradient", dgamma, x);
+  if (dbeta.defined()) check_channel_vector(op, "beta gradient", dbeta, x);
+  if (rows == 0) return;
+  switch (x.device().kind) {
+    case DeviceKind::CPU:
+      dispatch_float(op, x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        cpu::batch_norm_train_backward<T>(x.data<T>(), gamma.data<T>(), batch_mean.data<T>(), inv_std.data<T>(),
+                                          dy.data<T>(), ptr_or_null<T>(dx), ptr_or_null<T>(dgamma),
+                                          ptr_or_null<T>(dbeta), rows, C);
+      });
+      return;
+    case DeviceKind::CUDA:
+      require_cuda_f32(op, x);
+      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_train_backward(
+                                 ctx, x.data<float>(), gamma.data<float>(), batch_mean.data<float>(),
+                                 inv_std.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
+                                 ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C));
+      return;
+  }
+}
+
+void batch_norm_inference_forward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                  const Tensor& moving_mean, const Tensor& moving_var, double eps, const Tensor& y) {
+  const char* op = "batch_norm (inference)";
+  const std::int64_t C = check_input(op, x);
+  const std::int64_t rows = x.shape().rows();
+  check_eps(op, eps);
+  check_channel_vector(op, "gamma", gamma, x);
+  check_channel_vector(op, "beta", beta, x);
+  check_channel_vector(op, "moving_mean", moving_mean, x);
+  check_channel_vector(op, "moving_var", moving_var, x);
+  check_same_as_input(op, "output", y, x);
+  if (rows == 0) return;
+  switch (x.device().kind) {
+    case DeviceKind::CPU:
+      dispatch_float(op, x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        cpu::batch_norm_inference_forward<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), moving_mean.data<T>(),
+                                             moving_var.data<T>(), y.data<T>(), rows, C, eps);
+      });
+      return;
+    case DeviceKind::CUDA:
+      require_cuda_f32(op, x);
+      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_inference_forward(ctx, x.data<float>(), gamma.data<float>(),
+                                                                beta.data<float>(), moving_mean.data<float>(),
+                                                                moving_var.data<float>(), y.data<float>(), rows, C,
+                                                                eps));
+      return;
+  }
+}
+
+void batch_norm_inference_backward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& moving_mean,
+                                   const Tensor& moving_var, double eps, const Tensor& dy, const Tensor& dx,
+                                   const Tensor& dgamma, const Tensor& dbeta) {
+  const char* op = "batch_norm (inference) backward";
+  const std::int64_t C = check_input(op, x);
+  const std::int64_t rows = x.shape().rows();
+  check_eps(op, eps);
+  check_channel_vector(op, "gamma", gamma, x);
+  check_channel_vector(op, "moving_mean", moving_mean, x);
+  check_channel_vector(op, "moving_var", moving_var, x);
+  check_same_as_input(op, "output gradient", dy, x);
+  if (dx.defined()) check_same_as_input(op, "input gradient", dx, x);
+  if (dgamma.defined()) check_channel_vector(op, "gamma gradient", dgamma, x);
+  if (dbeta.defined()) check_channel_vector(op, "beta gradient", dbeta, x);
+  if (rows == 0) return;
+  switch (x.device().kind) {
+    case DeviceKind::CPU:
+      dispatch_float(op, x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        cpu::batch_norm_inference_backward<T>(x.data<T>(), gamma.data<T>(), moving_mean.data<T>(),
+                                              moving_var.data<T>(), dy.data<T>(), ptr_or_null<T>(dx),
+                                              ptr_or_null<T>(dgamma), ptr_or_null<T>(dbeta), rows, C, eps);
+      });
+      return;
+    case DeviceKind::CUDA:
+      require_cuda_f32(op, x);
+      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_inference_backward(
+                                 ctx, x.data<float>(), gamma.data<float>(), moving_mean.data<float>(),
+                                 moving_var.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
+                                 ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, eps));
+      return;
+  }
+}
+
+void batch_norm_update_moving(Context& ctx, const Tensor& moving_mean, const Tensor& moving_var,
+                              const Tensor& batch_mean, const Tensor& batch_var, double decay) {
+  const char* op = "batch_norm moving-average update";
+  check_rank(op, "moving_mean", moving_mean, 1);
+  check_channel_vector(op, "moving_var", moving_var, moving_mean);
+  check_channel_vector(op, "batch_mean", batch_mean, moving_mean);
+  check_channel_vector(op, "batch_var", batch_var, moving_mean);
+  UCLUSTER_CHECK(decay >= 0.0 && decay <= 1.0, op, ": decay must be in [0, 1], got ", decay);
+  const std::int64_t C = moving_mean.numel();
+  if (C == 0) return;
+  switch (moving_mean.device().kind) {
+    case DeviceKind::CPU:
+      dispatch_float(op, moving_mean.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        cpu::batch_norm_update_moving<T>(moving_mean.data<T>(), moving_var.data<T>(), batch_mean.data<T>(),
+                                         batch_var.data<T>(), C, decay);
+      });
+      return;
+    case DeviceKind::CUDA:
+      require_cuda_f32(op, moving_mean);
+      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_update_moving(ctx, moving_mean.data<float>(), moving_var.data<float>(),
+                                                            batch_mean.data<float>(), batch_var.data<float>(), C,
+                                                            decay));
+      return;
+  }
+}
+
+BatchNormResult batch_norm_train(Tape& tape, const Var& x, const Var& gamma, const Var& beta, double eps) {
+  UCLUSTER_CHECK(x && gamma && beta, "batch_norm (training): input, gamma and beta must all be given");
+  Context& ctx = tape.ctx();
+  const Tensor& xv = x->value;
+  check_input("batch_norm (training)", xv);
+  const Shape channels{xv.shape().last()};
+  Tensor y = ctx.empty(xv.shape(), xv.dtype(), xv.device());
+  BatchNormResult result;
+  result.batch_mean = ctx.empty(channels, xv.dtype(), xv.device());
+  result.batch_var = ctx.empty(channels, xv.dtype(), xv.device());
+  Tensor inv_std = ctx.empty(channels, xv.dtype(), xv.device());
+  batch_norm_train_forward(ctx, xv, gamma->value, beta->value, eps, y, result.batch_mean, result.batch_var, inv_std);
+  result.y = tape.output(y, {&x, &gamma, &beta});
+  if (result.y->requires_grad) {
+    const Var out = result.y;
+    const Tensor mean = result.batch_mean;
+    tape.record("batch_norm_train", [&tape, x, gamma, beta, out, mean, inv_std] {
+      batch_norm_train_backward(tape.ctx(), x->value, gamma->value, mean, inv_std, tape.grad(out),
+                                x->requires_grad ? tape.grad(x) : Tensor(),
+                                gamma->requires_grad ? tape.grad(gamma) : Tensor(),
+                                beta->requires_grad ? tape.grad(beta) : Tensor());
+    });
+  }
+  return result;
+}
+
+Var batch_norm_inference(Tape& tape, const Var& x, const Var& gamma, const Var& beta, const Tensor& moving_mean,
+                         const Tensor& moving_var, double eps) {
+  UCLUSTER_CHECK(x && gamma && beta, "batch_norm (inference): input, gamma and beta must all be given");
+  Context& ctx = tape.ctx();
+  Tensor y = ctx.empty(x->value.shape(), x->value.dtype(), x->value.device());
+  batch_norm_inference_forward(ctx, x->value, gamma->value, beta->value, moving_mean, moving_var, eps, y);
+  Var out = tape.output(y, {&x, &gamma, &beta});
+  if (out->requires_grad) {
+    // The backward gets its own copy of the [C] statistics, so a moving-average update between
+    // forward and backward cannot change the gradient.
+    const Tensor mean = ctx.clone(moving_mean), var = ctx.clone(moving_var);
+    tape.record("batch_norm_inference", [&tape, x, gamma, beta, out, mean, var, eps] {
+      batch_norm_inference_backward(tape.ctx(), x->value, gamma->value, mean, var, eps, tape.grad(out),
+                                    x->requires_grad ? tape.grad(x) : Tensor(),
+                                    gamma->requires_grad ? tape.grad(gamma) : Tensor(),
+                                    beta->requires_grad ? tape.grad(beta) : Tensor());
+    });
+  }
+  return out;
+}
+
+}  // namespace ucluster

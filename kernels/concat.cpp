@@ -1,0 +1,136 @@
+#include "kernels/concat.h"
+
+#include "kernels/cpu/concat.h"
+#include "kernels/cuda/concat.h"
+#include "kernels/dispatch.h"
+
+namespace ucluster {
+
+namespace {
+bool same_leading_dims(const Shape& a, const Shape& b) {
+  if (a.rank() != b.rank()) return false;
+  for (int i = 0; i + 1 < a.rank(); ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
+// Checks the inputs against each other; returns the total channel count.
+std::int64_t check_inputs(const char* op, const std::vector<Tensor>& inputs) {
+  UCLUSTER_CHECK(!inputs.empty(), op, ": no inputs");
+  const Tensor& first = inputs[0];
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    UCLUSTER_CHECK(t.defined(), op, ": input ", i, " is undefined");
+    UCLUSTER_CHECK(t.rank() >= 1, op, ": input ", i, " ", t.describe(), " has no channel axis");
+    UCLUSTER_CHECK(same_leading_dims(t.shape(), first.shape()), op, ": input ", i, " ", t.describe(),
+                   " does not match input 0 ", first.describe(), " in its leading dimensions");
+    UCLUSTER_CHECK(t.dtype() == first.dtype(), op, ": input ", i, " ", t.describe(), " has another dtype than input 0 ",
+                   first.describe());
+    check_same_device(op, first, t);
+    total += t.shape().last();
+  }
+  return total;
+}
+}  // namespace
+
+void concat_forward(Context& ctx, const std::vector<Tensor>& inputs, const Tensor& out) {
+  const char* op = "concat";
+  const std::int64_t total = check_inputs(op, inputs);
+  const Tensor& first = inputs[0];
+  check_shape(op, "output", out, first.shape().with_last(total));
+  check_dtype(op, "output", out, first.dtype());
+  check_same_device(op, first, out);
+  const std::int64_t rows = first.shape().rows();
+  const int count = static_cast<int>(inputs.size());
+  std::vector<std::int64_t> widths;
+  for (const Tensor& t : inputs) widths.push_back(t.shape().last());
+  switch (first.device().kind) {
+    case DeviceKind::CPU:
+      dispatch_float(op, first.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        std::vector<const T*> ptrs;
+        for (const Tensor& t : inputs) ptrs.push_back(t.data<T>());
+        cpu::concat_forward<T>(ptrs.data(), widths.data(), count, out.data<T>(), rows, total);
+      });
+      return;
+    case DeviceKind::CUDA: {
+      require_cuda_f32(op, first);
+      std::int64_t offset = 0;
+      for (int i = 0; i < count; ++i) {
+        UCLUSTER_CUDA_CALL(op, cuda::concat_copy_in(ctx, inputs[i].data<float>(), out.data<float>(), rows, widths[i],
+                                                    offset, total));
+        offset += widths[i];
+      }
+      return;
+    }
+  }
+}
+
+void concat_backward(Context& ctx, const std::vector<Tensor>& inputs, const Tensor& dout,
+                     const std::vector<Tensor>& dinputs) {
+  const char* op = "concat backward";
+  const std::int64_t total = check_inputs(op, inputs);
+  const Tensor& first = inputs[0];
+  UCLUSTER_CHECK(dinputs.size() == inputs.size(), op, ": ", dinputs.size(), " input gradients for ", inputs.size(),
+                 " inputs");
+  check_shape(op, "output gradient", dout, first.shape().with_last(total));
+  check_dtype(op, "output gradient", dout, first.dtype());
+  check_same_device(op, first, dout);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!dinputs[i].defined()) continue;
+    check_shape(op, "input gradient", dinputs[i], inputs[i].shape());
+    check_dtype(op, "input gradient", dinputs[i], first.dtype());
+    check_same_device(op, first, dinputs[i]);
+  }
+  const std::int64_t rows = first.shape().rows();
+  const int count = static_cast<int>(inputs.size());
+  std::vector<std::int64_t> widths;
+  for (const Tensor& t : inputs) widths.push_back(t.shape().last());
+  switch (first.device().kind) {
+    case DeviceKind::CPU:
+      dispatch_float(op, first.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        std::vector<T*> ptrs;
+        for (const Tensor& d : dinputs) ptrs.push_back(d.defined() ? d.data<T>() : nullptr);
+        cpu::concat_backward<T>(dout.data<T>(), ptrs.data(), widths.data(), count, rows, total);
+      });
+      return;
+    case DeviceKind::CUDA: {
+      require_cuda_f32(op, first);
+      std::int64_t offset = 0;
+      for (int i = 0; i < count; ++i) {
+        if (dinputs[i].defined())
+          UCLUSTER_CUDA_CALL(op, cuda::concat_add_out(ctx, dout.data<float>(), dinputs[i].data<float>(), rows,
+                                                      widths[i], offset, total));
+        offset += widths[i];
+      }
+      return;
+    }
+  }
+}
+
+Var concat(Tape& tape, const std::vector<Var>& inputs) {
+  Context& ctx = tape.ctx();
+  std::vector<Tensor> values;
+  bool needs_grad = false;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    UCLUSTER_CHECK(inputs[i], "concat: input ", i, " is null");
+    values.push_back(inputs[i]->value);
+    needs_grad = needs_grad || tape.needs_grad({&inputs[i]});
+  }
+  const std::int64_t total = check_inputs("concat", values);
+  Tensor y = ctx.empty(values[0].shape().with_last(total), values[0].dtype(), values[0].device());
+  concat_forward(ctx, values, y);
+  Var out = make_var(y, needs_grad);
+  if (out->requires_grad) {
+    tape.record("concat", [&tape, inputs, values, out] {
+      std::vector<Tensor> grads;
+      for (const Var& v : inputs) grads.push_back(v->requires_grad ? tape.grad(v) : Tensor());
+      concat_backward(tape.ctx(), values, tape.grad(out), grads);
+    });
+  }
+  return out;
+}
+
+}  // namespace ucluster

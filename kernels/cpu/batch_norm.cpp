@@ -1,0 +1,141 @@
+#include "kernels/cpu/batch_norm.h"
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/reduce.h"
+
+namespace ucluster::cpu {
+
+namespace {
+using Doubles = std::vector<double>;
+
+Doubles doubles(std::int64_t n) { return Doubles(static_cast<std::size_t>(n)); }
+
+// dbeta += s_dy, dgamma += s_dy_xhat, where the sums run over rows in double.
+template <typename T>
+void add_parameter_grads(const Doubles& s_dy, const Doubles& s_dy_xhat, T* dgamma, T* dbeta,
+                         std::int64_t channels) {
+  for (std::int64_t c = 0; c < channels; ++c) {
+    if (dbeta) dbeta[c] += static_cast<T>(s_dy[c]);
+    if (dgamma) dgamma[c] += static_cast<T>(s_dy_xhat[c]);
+  }
+}
+}  // namespace
+
+template <typename T>
+void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T* batch_mean, T* batch_var,
+                              T* inv_std, std::int64_t rows, std::int64_t channels, double eps) {
+  const std::int64_t C = channels;
+  Doubles mean = doubles(C), var = doubles(C), inv = doubles(C);
+  column_sums(rows, C, [&](std::int64_t r, std::int64_t c) { return double(x[r * C + c]); }, mean.data());
+  for (std::int64_t c = 0; c < C; ++c) mean[c] /= double(rows);
+  // Two-pass biased variance, spec 2.1 (tf.nn.moments: mean of squared differences from the mean).
+  column_sums(
+      rows, C,
+      [&](std::int64_t r, std::int64_t c) {
+        const double d = double(x[r * C + c]) - mean[c];
+        return d * d;
+      },
+      var.data());
+  for (std::int64_t c = 0; c < C; ++c) {
+    var[c] /= double(rows);
+    inv[c] = 1.0 / std::sqrt(var[c] + eps);
+    batch_mean[c] = static_cast<T>(mean[c]);
+    batch_var[c] = static_cast<T>(var[c]);
+    inv_std[c] = static_cast<T>(inv[c]);
+  }
+#pragma omp parallel for schedule(static)
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < C; ++c)
+      y[r * C + c] = static_cast<T>(double(gamma[c]) * ((double(x[r * C + c]) - mean[c]) * inv[c]) + double(beta[c]));
+}
+
+template <typename T>
+void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy, T* dx,
+                               T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels) {
+  const std::int64_t C = channels;
+  auto xhat = [&](std::int64_t r, std::int64_t c) {
+    return (double(x[r * C + c]) - double(batch_mean[c])) * double(inv_std[c]);
+  };
+  Doubles s_dy = doubles(C), s_dy_xhat = doubles(C);
+  column_sums(rows, C, [&](std::int64_t r, std::int64_t c) { return double(dy[r * C + c]); }, s_dy.data());
+  column_sums(
+      rows, C, [&](std::int64_t r, std::int64_t c) { return double(dy[r * C + c]) * xhat(r, c); }, s_dy_xhat.data());
+  add_parameter_grads(s_dy, s_dy_xhat, dgamma, dbeta, C);
+  if (!dx) return;
+  const double m = double(rows);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < C; ++c) {
+      const double scale = double(gamma[c]) * double(inv_std[c]) / m;
+      dx[r * C + c] += static_cast<T>(scale * (m * double(dy[r * C + c]) - s_dy[c] - xhat(r, c) * s_dy_xhat[c]));
+    }
+}
+
+template <typename T>
+void batch_norm_inference_forward(const T* x, const T* gamma, const T* beta, const T* mean, const T* var, T* y,
+                                  std::int64_t rows, std::int64_t channels, double eps) {
+  const std::int64_t C = channels;
+  Doubles inv = doubles(C);
+  for (std::int64_t c = 0; c < C; ++c) inv[c] = 1.0 / std::sqrt(double(var[c]) + eps);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < C; ++c)
+      y[r * C + c] =
+          static_cast<T>(double(gamma[c]) * ((double(x[r * C + c]) - double(mean[c])) * inv[c]) + double(beta[c]));
+}
+
+template <typename T>
+void batch_norm_inference_backward(const T* x, const T* gamma, const T* mean, const T* var, const T* dy, T* dx,
+                                   T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels, double eps) {
+  const std::int64_t C = channels;
+  Doubles inv = doubles(C);
+  for (std::int64_t c = 0; c < C; ++c) inv[c] = 1.0 / std::sqrt(double(var[c]) + eps);
+  if (dgamma || dbeta) {
+    Doubles s_dy = doubles(C), s_dy_xhat = doubles(C);
+    column_sums(rows, C, [&](std::int64_t r, std::int64_t c) { return double(dy[r * C + c]); }, s_dy.data());
+    column_sums(
+        rows, C,
+        [&](std::int64_t r, std::int64_t c) {
+          return double(dy[r * C + c]) * (double(x[r * C + c]) - double(mean[c])) * inv[c];
+        },
+        s_dy_xhat.data());
+    add_parameter_grads(s_dy, s_dy_xhat, dgamma, dbeta, C);
+  }
+  if (!dx) return;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < C; ++c)
+      dx[r * C + c] += static_cast<T>(double(gamma[c]) * inv[c] * double(dy[r * C + c]));
+}
+
+template <typename T>
+void batch_norm_update_moving(T* moving_mean, T* moving_var, const T* batch_mean, const T* batch_var,
+                              std::int64_t channels, double decay) {
+  // Same operation order as TF's assign_moving_average (spec 2.1, golden README section 5):
+  // shadow -= (shadow - value) * (1 - decay), evaluated in the tensors' precision.
+  const T one_minus_decay = static_cast<T>(1.0 - decay);
+  for (std::int64_t c = 0; c < channels; ++c) {
+    moving_mean[c] -= (moving_mean[c] - batch_mean[c]) * one_minus_decay;
+    moving_var[c] -= (moving_var[c] - batch_var[c]) * one_minus_decay;
+  }
+}
+
+#define UCLUSTER_INSTANTIATE_BATCH_NORM(T)                                                                        \
+  template void batch_norm_train_forward<T>(const T*, const T*, const T*, T*, T*, T*, T*, std::int64_t,           \
+                                            std::int64_t, double);                                                \
+  template void batch_norm_train_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \
+                                             std::int64_t, std::int64_t);                                         \
+  template void batch_norm_inference_forward<T>(const T*, const T*, const T*, const T*, const T*, T*,             \
+                                                std::int64_t, std::int64_t, double);                              \
+  template void batch_norm_inference_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,    \
+                                                 std::int64_t, std::int64_t, double);                             \
+  template void batch_norm_update_moving<T>(T*, T*, const T*, const T*, std::int64_t, double);
+
+UCLUSTER_INSTANTIATE_BATCH_NORM(float)
+UCLUSTER_INSTANTIATE_BATCH_NORM(double)
+
+#undef UCLUSTER_INSTANTIATE_BATCH_NORM
+
+}  // namespace ucluster::cpu
