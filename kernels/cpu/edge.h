@@ -1,0 +1,23 @@
+// Edge features of the GAP layer (spec 2.3): e_ij = h_i - h_{n_j(i)}, central minus neighbour.
+#pragma once
+
+#include <cstdint>
+
+namespace ucluster::cpu {
+
+// Position (flat element offset) of the first entry of idx outside [0, n), or -1 if all are valid.
+std::int64_t first_bad_index(const std::int32_t* idx, std::int64_t count, std::int64_t n);
+
+// x [B, N, C], idx [B, N, k] (valid), e [B, N, k, C]: e[b,i,j,:] = x[b,i,:] - x[b,idx[b,i,j],:].
+template <typename T>
+void edge_diff_forward(const T* x, const std::int32_t* idx, T* e, std::int64_t batch, std::int64_t n,
+                       std::int64_t k, std::int64_t channels);
+
+// Accumulates dx[b,i,:] += sum_j de[b,i,j,:] - sum_{(i',j): idx[b,i',j] == i} de[b,i',j,:].
+// The second sum is a segmented sum over per-jet inverse neighbour lists built in edge order
+// (i', j) ascending: deterministic, no atomics.
+template <typename T>
+void edge_diff_backward(const std::int32_t* idx, const T* de, T* dx, std::int64_t batch, std::int64_t n,
+                        std::int64_t k, std::int64_t channels);
+
+}  // namespace ucluster::cpu

@@ -1,0 +1,146 @@
+#include "kernels/cpu/knn.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+// The distances must be rounded after every multiply and add, as TF's (non-FMA) CPU kernels do
+// (spec 8 #9): forbid contraction into fused multiply-adds where the target has them.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__) && defined(__FMA__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+namespace ucluster::cpu {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// Writes the k smallest entries of dist (ascending, ties -> lower index) to out. This is the order
+// of TF's top_k on -D (spec 2.2). NaN distances sort last (as +inf, then by index) so that the
+// comparison stays a strict weak order.
+template <typename T>
+void select_row(const T* dist, std::int64_t n, std::int64_t k, std::int32_t* out, std::vector<std::int32_t>& order) {
+  order.resize(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  auto key = [dist](std::int32_t j) {
+    const T d = dist[j];
+    return std::isnan(d) ? std::numeric_limits<T>::infinity() : d;
+  };
+  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](std::int32_t a, std::int32_t b) {
+    const T da = key(a), db = key(b);
+    return da < db || (da == db && a < b);
+  });
+  std::copy(order.begin(), order.begin() + k, out);
+}
+
+}  // namespace
+
+template <typename T>
+void knn_coordinates(const T* x, std::int32_t* idx, std::int64_t batch, std::int64_t n, std::int64_t features,
+                     std::int64_t k) {
+  // Constants as TF converts the Python floats of pairwise_distanceR to the tensor's type.
+  const T two_pi = T(2.0 * kPi), four_pi = T(4.0 * kPi), four_pi_sq = T(4.0 * (kPi * kPi));
+  const T penalty = T(kKnnPaddingPenalty);
+#pragma omp parallel
+  {
+    std::vector<T> sq(static_cast<std::size_t>(n)), pen(sq.size()), dist(sq.size());
+    std::vector<std::int32_t> order;
+#pragma omp for schedule(static)
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const T* xb = x + b * n * features;
+      for (std::int64_t j = 0; j < n; ++j) {
+        const T* p = xb + j * features;
+        const T s0 = p[0] * p[0];
+        const T s1 = p[1] * p[1];
+        sq[j] = s0 + s1;
+        // Padding flag: feature 2 (log pT/pT_jet) exactly 0 (spec 2.2, 8 #11).
+        pen[j] = p[2] == T(0) ? penalty : T(0);
+      }
+      for (std::int64_t i = 0; i < n; ++i) {
+        const T* pi = xb + i * features;
+        for (std::int64_t j = 0; j < n; ++j) {
+          const T* pj = xb + j * features;
+          const T p0 = pi[0] * pj[0];
+          const T p1 = pi[1] * pj[1];
+          const T inner = T(-2) * (p0 + p1);
+          // TF: point_cloud_square + point_cloud_inner + point_cloud_square_tranpose + phi_corr
+          //     + point_shift + point_shift_transpose, evaluated left to right.
+          T d = sq[i] + inner;
+          d = d + sq[j];
+          // phi-wrap correction of pairwise_distanceR (spec 2.2, 8 #10): replaces dphi^2 by
+          // (2pi - |dphi|)^2, but with threshold 2pi instead of pi, so it never fires for
+          // jet-relative phi. Kept for bit-compatibility with the reference.
+          const T dphi = std::abs(pj[1] - pi[1]);
+          const T corr = dphi >= two_pi ? four_pi_sq - four_pi * dphi : dphi - dphi;
+          d = d + corr;
+          d = d + pen[i];
+          d = d + pen[j];
+          dist[j] = d;
+        }
+        select_row(dist.data(), n, k, idx + (b * n + i) * k, order);
+      }
+    }
+  }
+}
+
+template <typename T>
+void knn_features(const T* h, std::int32_t* idx, std::int64_t batch, std::int64_t n, std::int64_t channels,
+                  std::int64_t k) {
+#pragma omp parallel
+  {
+    std::vector<T> ht(static_cast<std::size_t>(channels * n)), sq(static_cast<std::size_t>(n)), acc(sq.size()),
+        dist(sq.size());
+    std::vector<std::int32_t> order;
+#pragma omp for schedule(static)
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const T* hb = h + b * n * channels;
+      for (std::int64_t j = 0; j < n; ++j)
+        for (std::int64_t c = 0; c < channels; ++c) ht[c * n + j] = hb[j * channels + c];
+      // |h_j|^2 = reduce_sum(square(h)), summed over the channels in order.
+      for (std::int64_t j = 0; j < n; ++j) {
+        T s = T(0);
+        for (std::int64_t c = 0; c < channels; ++c) {
+          const T v = hb[j * channels + c];
+          const T v2 = v * v;
+          s = s + v2;
+        }
+        sq[j] = s;
+      }
+      for (std::int64_t i = 0; i < n; ++i) {
+        // <h_i, h_j> for all j: each entry is a sequential sum over c (the order of a plain GEMM
+        // inner loop); the loop over j vectorises without changing any rounding.
+        std::fill(acc.begin(), acc.end(), T(0));
+        for (std::int64_t c = 0; c < channels; ++c) {
+          const T hic = hb[i * channels + c];
+          const T* row = ht.data() + c * n;
+          for (std::int64_t j = 0; j < n; ++j) {
+            const T p = hic * row[j];
+            acc[j] = acc[j] + p;
+          }
+        }
+        // TF pairwise_distance: point_cloud_square + (-2 * inner) + point_cloud_square_tranpose.
+        for (std::int64_t j = 0; j < n; ++j) {
+          const T d = sq[i] + T(-2) * acc[j];
+          dist[j] = d + sq[j];
+        }
+        select_row(dist.data(), n, k, idx + (b * n + i) * k, order);
+      }
+    }
+  }
+}
+
+template void knn_coordinates<float>(const float*, std::int32_t*, std::int64_t, std::int64_t, std::int64_t,
+                                     std::int64_t);
+template void knn_coordinates<double>(const double*, std::int32_t*, std::int64_t, std::int64_t, std::int64_t,
+                                      std::int64_t);
+template void knn_features<float>(const float*, std::int32_t*, std::int64_t, std::int64_t, std::int64_t,
+                                  std::int64_t);
+template void knn_features<double>(const double*, std::int32_t*, std::int64_t, std::int64_t, std::int64_t,
+                                   std::int64_t);
+
+}  // namespace ucluster::cpu

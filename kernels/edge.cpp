@@ -1,0 +1,106 @@
+#include "kernels/edge.h"
+
+#include "kernels/cpu/edge.h"
+#include "kernels/cuda/edge.h"
+#include "kernels/dispatch.h"
+
+namespace ucluster {
+
+namespace {
+
+// Checks idx against the points tensor [B, N, C] (x in the forward, dx in the backward).
+void check_indices(const char* op, const Tensor& points, const Tensor& idx) {
+  check_rank(op, "points", points, 3);
+  check_defined(op, "indices", idx);
+  check_dtype(op, "indices", idx, DType::I32);
+  UCLUSTER_CHECK(idx.rank() == 3 && idx.dim(0) == points.dim(0) && idx.dim(1) == points.dim(1), op,
+                 ": indices ", idx.describe(), " do not match points ", points.describe(),
+                 " (expected int32 [B, N, k] with B = ", points.dim(0), ", N = ", points.dim(1), ")");
+  check_same_device(op, points, idx);
+}
+
+void check_index_range(Context& ctx, const char* op, const Tensor& idx, std::int64_t n) {
+  switch (idx.device().kind) {
+    case DeviceKind::CPU: {
+      const std::int64_t bad = cpu::first_bad_index(idx.data<std::int32_t>(), idx.numel(), n);
+      if (bad >= 0) {
+        const std::int64_t k = idx.dim(2);
+        fail(op, ": neighbour index ", idx.data<std::int32_t>()[bad], " at [", bad / (n * k), ",", (bad / k) % n, ",",
+             bad % k, "] of ", idx.describe(), " is out of range for N = ", n, " points");
+      }
+      return;
+    }
+    case DeviceKind::CUDA: {
+      bool bad = false;
+      UCLUSTER_CUDA_CALL(op, bad = cuda::any_bad_index(ctx, idx.data<std::int32_t>(), idx.numel(), n));
+      UCLUSTER_CHECK(!bad, op, ": indices ", idx.describe(), " hold a value outside [0, ", n, ")");
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+void edge_diff_forward(Context& ctx, const Tensor& x, const Tensor& idx, const Tensor& e) {
+  check_indices("edge_diff", x, idx);
+  const std::int64_t batch = x.dim(0), n = x.dim(1), channels = x.dim(2), k = idx.dim(2);
+  check_shape("edge_diff", "output", e, Shape{batch, n, k, channels});
+  check_dtype("edge_diff", "output", e, x.dtype());
+  check_same_device("edge_diff", x, e);
+  check_index_range(ctx, "edge_diff", idx, n);
+  switch (x.device().kind) {
+    case DeviceKind::CPU:
+      dispatch_float("edge_diff", x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        cpu::edge_diff_forward<T>(x.data<T>(), idx.data<std::int32_t>(), e.data<T>(), batch, n, k, channels);
+      });
+      return;
+    case DeviceKind::CUDA:
+      require_cuda_f32("edge_diff", x);
+      UCLUSTER_CUDA_CALL("edge_diff", cuda::edge_diff_forward(ctx, x.data<float>(), idx.data<std::int32_t>(),
+                                                              e.data<float>(), batch, n, k, channels));
+      return;
+  }
+}
+
+void edge_diff_backward(Context& ctx, const Tensor& idx, const Tensor& de, const Tensor& dx) {
+  check_indices("edge_diff backward", dx, idx);
+  const std::int64_t batch = dx.dim(0), n = dx.dim(1), channels = dx.dim(2), k = idx.dim(2);
+  check_shape("edge_diff backward", "output gradient", de, Shape{batch, n, k, channels});
+  check_dtype("edge_diff backward", "output gradient", de, dx.dtype());
+  check_same_device("edge_diff backward", dx, de);
+  switch (dx.device().kind) {
+    case DeviceKind::CPU:
+      // The CSR build indexes by neighbour: an invalid index must not reach it.
+      check_index_range(ctx, "edge_diff backward", idx, n);
+      dispatch_float("edge_diff backward", dx.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        cpu::edge_diff_backward<T>(idx.data<std::int32_t>(), de.data<T>(), dx.data<T>(), batch, n, k, channels);
+      });
+      return;
+    case DeviceKind::CUDA:
+      // The CUDA body matches indices by comparison, so invalid ones are ignored, never followed;
+      // they were rejected by the forward, and the backward avoids a second synchronisation.
+      require_cuda_f32("edge_diff backward", dx);
+      UCLUSTER_CUDA_CALL("edge_diff backward", cuda::edge_diff_backward(ctx, idx.data<std::int32_t>(),
+                                                                        de.data<float>(), dx.data<float>(), batch,
+                                                                        n, k, channels));
+      return;
+  }
+}
+
+Var edge_diff(Tape& tape, const Var& x, const Tensor& idx) {
+  Context& ctx = tape.ctx();
+  check_indices("edge_diff", x->value, idx);
+  Tensor e = ctx.empty(Shape{x->value.dim(0), x->value.dim(1), idx.dim(2), x->value.dim(2)}, x->value.dtype(),
+                       x->value.device());
+  edge_diff_forward(ctx, x->value, idx, e);
+  Var out = tape.output(e, {&x});
+  if (out->requires_grad)
+    tape.record("edge_diff", [&tape, x, idx, out] {
+      edge_diff_backward(tape.ctx(), idx, tape.grad(out), tape.grad(x));
+    });
+  return out;
+}
+
+}  // namespace ucluster
