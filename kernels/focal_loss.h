@@ -1,0 +1,26 @@
+// Focal loss of the mass-bin classifier (spec 3.1): logits [B, C], integer targets [B] in [0, C).
+//   p = softmax(l - max l),  q = p_t + 1e-9,  FL_b = alpha (1 - q)^gamma (-ln q),  loss = mean_b FL_b
+// The loss is a one-element tensor of shape [1]. "alpha" is the plain scalar weight of the spec
+// (no per-class weights). Computed in double internally for float32 inputs.
+#pragma once
+
+#include "engine/autograd.h"
+
+namespace ucluster {
+
+// Epsilon added to the target probability before the logarithm (spec 3.1; caps FL at alpha*20.7).
+constexpr double kFocalLossEpsilon = 1e-9;
+
+// loss (shape [1], dtype of logits) = mean over the batch of FL_b. target is int32 [B]; a target
+// outside [0, C) throws ucluster::Error naming the jet and the value (on CUDA the targets are
+// copied to the host for this check).
+void focal_loss_forward(Context& ctx, const Tensor& logits, const Tensor& target, double gamma, double alpha,
+                        const Tensor& loss);
+// Accumulates dlogits += dloss[0] / B * dFL_b/dlogits (the analytic gradient of spec 3.1).
+void focal_loss_backward(Context& ctx, const Tensor& logits, const Tensor& target, double gamma, double alpha,
+                         const Tensor& dloss, const Tensor& dlogits);
+
+// Differentiable form; the targets are constants.
+Var focal_loss(Tape& tape, const Var& logits, const Tensor& target, double gamma, double alpha);
+
+}  // namespace ucluster
