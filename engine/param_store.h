@@ -30,6 +30,7 @@ class ParamStore {
   void finalize(Context& ctx, Device device);
   bool finalized() const { return params_.defined(); }
 
+  const Entry& param_entry(const std::string& name) const { return find(param_index_, param_entries_, name, "parameter"); }
   Tensor param(const std::string& name) const;
   Tensor grad(const std::string& name) const;
   Tensor buffer(const std::string& name) const;

@@ -35,6 +35,10 @@ inline Tensor random_tensor(Context& ctx, const Shape& shape, DType dtype = DTyp
 
 inline std::vector<double> values(Context& ctx, const Tensor& t) {
   if (t.dtype() == DType::F64) return ctx.to_vector<double>(t);
+  if (t.dtype() == DType::I32) {
+    auto i = ctx.to_vector<std::int32_t>(t);
+    return std::vector<double>(i.begin(), i.end());
+  }
   auto f = ctx.to_vector<float>(t);
   return std::vector<double>(f.begin(), f.end());
 }

@@ -1,0 +1,24 @@
+#include "model/losses.h"
+
+#include "kernels/elementwise.h"
+#include "kernels/focal_loss.h"
+#include "kernels/kmeans_loss.h"
+
+namespace ucluster::model {
+
+Losses compute_losses(Tape& tape, const ForwardOutput& forward, const Var& mu, const Tensor& targets,
+                      double inverse_temperature, const LossConfig& config, bool joint) {
+  Losses losses;
+  losses.focal = focal_loss(tape, forward.logits, targets, config.focal_gamma, config.focal_alpha);
+  // In pre-training L_km is only logged: evaluate it on constants so nothing is recorded for it.
+  const Var z = joint ? forward.z : make_var(forward.z->value);
+  const Var centroids = joint ? mu : make_var(mu->value);
+  KMeansLossResult km = kmeans_loss(tape, z, centroids, inverse_temperature);
+  losses.kmeans = km.loss;
+  losses.distances = km.distances;
+  losses.assignment = kmeans_assign(tape.ctx(), km.distances);
+  losses.total = joint ? add_scaled(tape, losses.kmeans, losses.focal, config.beta, 1.0) : losses.focal;
+  return losses;
+}
+
+}  // namespace ucluster::model

@@ -1,0 +1,29 @@
+// The UCluster objective (spec 3): focal loss on the mass-bin logits, the soft k-means clustering
+// loss on the embedding z, and their combination per training phase (spec 3.3).
+#pragma once
+
+#include "engine/autograd.h"
+#include "model/ucluster_model.h"
+
+namespace ucluster::model {
+
+struct LossConfig {
+  double focal_gamma = 2.0;  // config B (spec 0.1); config A: 4
+  double focal_alpha = 1.0;  // config B; config A: 10
+  double beta = 10.0;        // weight of the clustering loss; config A: 1
+};
+
+struct Losses {
+  Var focal;          // L_focal
+  Var kmeans;         // L_km at the given inverse temperature
+  Var total;          // L_focal in pre-training, beta * L_km + L_focal in joint training
+  Tensor distances;   // [B, K] squared distances to the centroids
+  Tensor assignment;  // [B] int32, argmin over the centroids
+};
+
+// targets: [B] int32 mass-bin indices. In pre-training (joint = false) the centroids take no part in
+// the objective: `mu` gets no gradient (TF gives it None, spec 3.3).
+Losses compute_losses(Tape& tape, const ForwardOutput& forward, const Var& mu, const Tensor& targets,
+                      double inverse_temperature, const LossConfig& config, bool joint);
+
+}  // namespace ucluster::model

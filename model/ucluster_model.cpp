@@ -1,0 +1,163 @@
+#include "model/ucluster_model.h"
+
+#include <cmath>
+
+#include "kernels/activation.h"
+#include "kernels/attention.h"
+#include "kernels/batch_norm.h"
+#include "kernels/concat.h"
+#include "kernels/dense.h"
+#include "kernels/edge.h"
+#include "kernels/knn.h"
+#include "kernels/pool.h"
+
+namespace ucluster::model {
+
+UClusterModel::UClusterModel(ModelDims dims) : dims_(dims), layers_(layer_table(dims)) {}
+
+void UClusterModel::declare(ParamStore& store) const {
+  for (const LayerSpec& l : layers_) {
+    store.add_param(l.name + ".W", {l.cin, l.cout});
+    if (l.bias) store.add_param(l.name + ".b", {l.cout});
+    if (l.batch_norm) {
+      store.add_param(l.name + ".bn_gamma", {l.cout});
+      store.add_param(l.name + ".bn_beta", {l.cout});
+      store.add_buffer(l.name + ".bn_mean", {l.cout});
+      store.add_buffer(l.name + ".bn_var", {l.cout});
+    }
+  }
+  for (const ExtraParam& p : extra_params(dims_)) store.add_param(p.name, Shape(p.shape));
+}
+
+void UClusterModel::initialise(Context& ctx, const ParamStore& store, Rng& rng) const {
+  Tensor host = ctx.zeros(store.flat_params().shape(), store.dtype(), Device::cpu());
+  auto fill = [&](const std::string& name, auto&& value) {
+    const ParamStore::Entry& entry = store.param_entry(name);
+    for (std::int64_t i = 0; i < entry.shape.numel(); ++i) {
+      const double v = value();
+      if (store.dtype() == DType::F64) host.data<double>()[entry.offset + i] = v;
+      else host.data<float>()[entry.offset + i] = static_cast<float>(v);
+    }
+  };
+  for (const LayerSpec& l : layers_) {
+    // Glorot uniform with fan_in = Cin, fan_out = Cout for 1x1 convs and fc layers (spec 2.1).
+    const double limit = std::sqrt(6.0 / double(l.cin + l.cout));
+    fill(l.name + ".W", [&] { return rng.uniform(-limit, limit); });
+    if (l.batch_norm) fill(l.name + ".bn_gamma", [] { return 1.0; });
+  }
+  ctx.copy(store.flat_params(), host);
+  ctx.zero_(store.flat_buffers());
+}
+
+struct UClusterModel::Pass {
+  const UClusterModel& model;
+  Tape& tape;
+  const ParamStore& store;
+  BatchNormMode mode;
+  Capture* capture;
+  ForwardOutput& out;
+
+  Var param(const std::string& name) const { return param_var(store, name); }
+  void keep(const std::string& name, const Tensor& t) const {
+    if (capture) (*capture)[name] = t;
+  }
+  const LayerSpec& spec(const std::string& name) const {
+    for (const LayerSpec& l : model.layers_)
+      if (l.name == name) return l;
+    fail("UClusterModel: no layer named '", name, "'");
+  }
+
+  // conv/fc -> (BN) -> (ReLU), with the bias before BN as in tf_util.conv2d (spec 2.1, 8 #13).
+  Var layer(const std::string& name, const Var& x) {
+    const LayerSpec& l = spec(name);
+    Var y = dense(tape, x, param(l.name + ".W"), l.bias ? param(l.name + ".b") : nullptr);
+    if (l.batch_norm) {
+      if (mode == BatchNormMode::Train) {
+        BatchNormResult r = batch_norm_train(tape, y, param(l.name + ".bn_gamma"), param(l.name + ".bn_beta"),
+                                             kBatchNormEpsilon);
+        out.batch_stats.push_back({l.name, r.batch_mean, r.batch_var});
+        keep(l.name + ".batch_mean", r.batch_mean);
+        keep(l.name + ".batch_var", r.batch_var);
+        y = r.y;
+      } else {
+        y = batch_norm_inference(tape, y, param(l.name + ".bn_gamma"), param(l.name + ".bn_beta"),
+                                 store.buffer(l.name + ".bn_mean"), store.buffer(l.name + ".bn_var"),
+                                 kBatchNormEpsilon);
+      }
+    }
+    if (l.relu) y = relu(tape, y);
+    return y;
+  }
+
+  struct GapOutput {
+    Var o, g;
+  };
+
+  // One GAP attention block (spec 2.3): s, edge features y, self/neighbour coefficients a and c,
+  // attention-weighted sum o and the max over neighbours g.
+  GapOutput gap_block(const std::string& prefix, const Var& h, const Tensor& idx) {
+    const std::int64_t b = h->value.dim(0), n = h->value.dim(1), k = idx.dim(2);
+    Var s = layer(prefix + "_newfea", h);
+    Var y = layer(prefix + "_edge", edge_diff(tape, h, idx));
+    Var a = reshape(tape, layer(prefix + "_selfatt", s), {b, n});
+    Var c = reshape(tape, layer(prefix + "_neibatt", y), {b, n, k});
+    Var alpha = attention_softmax(tape, a, c, kAttentionLeakySlope);
+    Var o = relu(tape, attention_aggregate(tape, alpha, y, param(prefix + "_out.b")));
+    Var g = neighbor_max(tape, y);
+    keep(prefix + ".s", s->value);
+    keep(prefix + ".y", y->value);
+    keep(prefix + ".a", a->value);
+    keep(prefix + ".c", c->value);
+    keep(prefix + ".alpha", alpha->value);
+    keep(prefix + ".o", o->value);
+    keep(prefix + ".g", g->value);
+    return {o, g};
+  }
+};
+
+ForwardOutput UClusterModel::forward(Tape& tape, const ParamStore& store, const Tensor& data, BatchNormMode mode,
+                                     Capture* capture) const {
+  check_rank("UClusterModel::forward", "input", data, 3);
+  UCLUSTER_CHECK(data.dim(2) == dims_.num_features, "UClusterModel::forward: input ", data.describe(), " has ",
+                 data.dim(2), " features per particle, the model expects ", dims_.num_features);
+  UCLUSTER_CHECK(data.dim(1) >= dims_.k, "UClusterModel::forward: input ", data.describe(), " has ", data.dim(1),
+                 " particles per jet, fewer than k = ", dims_.k);
+  Context& ctx = tape.ctx();
+  ForwardOutput out;
+  Pass pass{*this, tape, store, mode, capture, out};
+  Var x = make_var(data);
+
+  out.knn1 = knn_coordinates(ctx, data, dims_.k);
+  pass.keep("knn1", out.knn1);
+  const Pass::GapOutput gap0 = pass.gap_block("gap0", x, out.knn1);
+  Var net01 = pass.layer("gapnet01", concat(tape, {x, gap0.o}));
+  Var net02 = pass.layer("gapnet02", net01);
+
+  out.knn2 = knn_features(ctx, net02->value, dims_.k);
+  pass.keep("knn2", out.knn2);
+  // The second block attends over net02 but concatenates the raw input x again (spec 2.3 notes).
+  const Pass::GapOutput gap1 = pass.gap_block("gap1", net02, out.knn2);
+  Var net11 = pass.layer("gapnet11", concat(tape, {x, gap1.o}));
+  Var net12 = pass.layer("gapnet12", net11);
+
+  Var agg = pass.layer("agg", concat(tape, {net01, net02, net11, net12, gap0.g, gap1.g}));
+  out.z = mean_pool(tape, agg);  // padding included (spec 8 #12)
+  Var fc1 = pass.layer("fc1", out.z);
+  Var fc2 = pass.layer("fc2", fc1);
+  out.logits = pass.layer("fc3", fc2);
+
+  for (const auto& [name, v] : {std::pair<const char*, const Var*>{"net01", &net01}, {"net02", &net02},
+                                {"net11", &net11}, {"net12", &net12}, {"agg", &agg}, {"z", &out.z},
+                                {"fc1", &fc1}, {"fc2", &fc2}, {"logits", &out.logits}})
+    pass.keep(name, (*v)->value);
+  return out;
+}
+
+void UClusterModel::update_moving_statistics(Context& ctx, const ParamStore& store, const ForwardOutput& out,
+                                             double decay) const {
+  for (const BatchStats& s : out.batch_stats)
+    batch_norm_update_moving(ctx, store.buffer(s.layer + ".bn_mean"), store.buffer(s.layer + ".bn_var"), s.mean,
+                             s.var, decay);
+}
+
+}  // namespace ucluster::model

@@ -1,0 +1,66 @@
+// The UCluster jet model: ABCNet encoder (two graph-attention blocks), the 3-d latent z from the
+// average pool, the 256-128-20 mass-bin head, and the k-means centroids `mu` (spec 2.4).
+//
+// Parameters live in a ParamStore (declare() then finalize), so all 186,210 trainable numbers are
+// one flat buffer. forward() builds the differentiable graph on a Tape for a batch of jets.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "model/layers.h"
+
+namespace ucluster::model {
+
+enum class BatchNormMode { Train, Inference };
+
+// Batch statistics of one BN layer in training mode (the inputs of the moving-average update).
+struct BatchStats {
+  std::string layer;
+  Tensor mean, var;
+};
+
+struct ForwardOutput {
+  Var z;        // [B, latent]: the embedding k-means works on
+  Var logits;   // [B, num_classes]
+  Tensor knn1;  // [B, N, k] int32, TF order
+  Tensor knn2;
+  std::vector<BatchStats> batch_stats;  // training mode only, in layer order
+};
+
+// Named intermediate tensors ("gap0.y", "net02", "knn1", "agg", ...), filled when requested.
+using Capture = std::map<std::string, Tensor>;
+
+class UClusterModel {
+ public:
+  explicit UClusterModel(ModelDims dims = {});
+
+  const ModelDims& dims() const { return dims_; }
+  const std::vector<LayerSpec>& layers() const { return layers_; }
+
+  // Declares every trainable tensor and BN moving statistic in forward order.
+  void declare(ParamStore& store) const;
+  // Xavier/Glorot-uniform weights, zero biases, BN gamma 1 / beta 0, moving statistics 0 and
+  // centroids 0, as the reference initialises them (spec 2.1).
+  void initialise(Context& ctx, const ParamStore& store, Rng& rng) const;
+
+  // data: [B, N, F] float. Training mode uses batch statistics; inference mode the moving ones.
+  ForwardOutput forward(Tape& tape, const ParamStore& store, const Tensor& data, BatchNormMode mode,
+                        Capture* capture = nullptr) const;
+
+  // shadow -= (1 - decay) * (shadow - batch statistic), for every BN layer of a training forward.
+  void update_moving_statistics(Context& ctx, const ParamStore& store, const ForwardOutput& out,
+                                double decay) const;
+
+ private:
+  struct Pass;
+  ModelDims dims_;
+  std::vector<LayerSpec> layers_;
+};
+
+// Number of trainable scalars of the reference configuration, checked against the TF checkpoint.
+constexpr std::int64_t kReferenceParameterCount = 186210;
+
+}  // namespace ucluster::model
