@@ -1,0 +1,52 @@
+// The toy generator's physics (data-format.md section 4): a boosted W, Z or top (or a light
+// quark/gluon), its decay, an angular-ordered collinear shower, independent fragmentation into a
+// realistic particle mix, and a soft underlying event. Output: the stable particles of one event.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/rng.h"
+#include "io/toy/vec.h"
+
+namespace ucluster::toy {
+
+// Values equal the label column offset from j_g (column 53): g, q, W, Z, t.
+enum class JetClass : int { Gluon = 0, Quark = 1, W = 2, Z = 3, Top = 4 };
+const char* class_name(JetClass c);
+
+struct PhysicsConfig {
+  // Heavy object (4.1): pT ~ N(pt_mean, pt_sigma), eta ~ N(0, eta_sigma) truncated to |eta| < eta_max.
+  double pt_mean = 1000.0, pt_sigma = 10.0, eta_sigma = 1.0, eta_max = 2.4;
+  // Fraction of transversely polarised bosons ((1 +- cos)^2 decay angles; the rest longitudinal):
+  // diboson W/Z are mostly transverse, the W from top decay mostly longitudinal (SM: 70 %).
+  double wz_transverse_fraction = 0.7, top_w_transverse_fraction = 0.3;
+  // Shower (4.2): cut-off k_T0, minimum angle, running coupling frozen below alpha_freeze_kt.
+  double kt0 = 1.5;
+  double theta_min = 0.005;
+  double lambda_qcd = 0.2;
+  double alpha_freeze_kt = 1.5;
+  double alpha_scale = 0.5;  // multiplies alpha_s (tuning knob for multiplicity)
+  int nf = 5;
+  // Fragmentation (4.3).
+  double e_stop = 3.0;
+  double ff_a = 0.77;
+  double frag_pt_sigma = 0.35;
+  double lepton_prob_b = 0.2, lepton_prob_c = 0.1;
+  // Underlying event: mean number of soft particles per unit (eta, phi) area, mean pT (GeV),
+  // placed within ue_radius of the object's axis.
+  double ue_density = 2.0, ue_mean_pt = 0.5, ue_radius = 1.2;
+};
+
+struct Particle {
+  Vec4 p;
+  int pdg = 0;
+};
+
+bool is_neutrino(int pdg);
+
+// Generates one event of class `cls`: appends the stable particles (neutrinos included) to `out`
+// and returns the object's direction (its 4-momentum; for q/g the initial parton's).
+Vec4 generate_event(JetClass cls, const PhysicsConfig& cfg, Rng& rng, std::vector<Particle>& out);
+
+}  // namespace ucluster::toy
