@@ -3,6 +3,7 @@
 #include "kernels/cpu/dense.h"
 #include "kernels/cuda/dense.h"
 #include "kernels/dispatch.h"
+#include "kernels/elementwise.h"
 
 namespace ucluster {
 
@@ -69,6 +70,62 @@ void dense_backward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor
                                               ptr_or_null<float>(dbias), rows, cin, cout));
       return;
   }
+}
+
+void bias_add_forward(Context& ctx, const Tensor& x, const Tensor& bias, const Tensor& y) {
+  check_defined("bias_add", "input", x);
+  check_shape("bias_add", "bias", bias, Shape{x.shape().last()});
+  check_dtype("bias_add", "bias", bias, x.dtype());
+  check_shape("bias_add", "output", y, x.shape());
+  check_same_device("bias_add", x, bias);
+  const std::int64_t rows = x.shape().rows(), c = x.shape().last();
+  ctx.copy(y, x);
+  switch (x.device().kind) {
+    case DeviceKind::CPU:
+      dispatch_float("bias_add", x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        cpu::add_bias<T>(y.data<T>(), bias.data<T>(), rows, c);
+      });
+      return;
+    case DeviceKind::CUDA:
+      require_cuda_f32("bias_add", x);
+      UCLUSTER_CUDA_CALL("bias_add", cuda::add_bias(ctx, y.data<float>(), bias.data<float>(), rows, c));
+      return;
+  }
+}
+
+void bias_add_backward(Context& ctx, const Tensor& dy, const Tensor& dx, const Tensor& dbias) {
+  const std::int64_t rows = dy.shape().rows(), c = dy.shape().last();
+  if (dx.defined()) {
+    check_shape("bias_add backward", "input gradient", dx, dy.shape());
+    scale_backward(ctx, dy, 1.0, dx);  // dx += dy
+  }
+  if (!dbias.defined()) return;
+  check_shape("bias_add backward", "bias gradient", dbias, Shape{c});
+  switch (dy.device().kind) {
+    case DeviceKind::CPU:
+      dispatch_float("bias_add backward", dy.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        cpu::bias_grad<T>(dy.data<T>(), dbias.data<T>(), rows, c);
+      });
+      return;
+    case DeviceKind::CUDA:
+      require_cuda_f32("bias_add backward", dy);
+      UCLUSTER_CUDA_CALL("bias_add backward", cuda::bias_grad(ctx, dy.data<float>(), dbias.data<float>(), rows, c));
+      return;
+  }
+}
+
+Var bias_add(Tape& tape, const Var& x, const Var& bias) {
+  Tensor y = tape.ctx().empty_like(x->value);
+  bias_add_forward(tape.ctx(), x->value, bias->value, y);
+  Var out = tape.output(y, {&x, &bias});
+  if (out->requires_grad)
+    tape.record("bias_add", [&tape, x, bias, out] {
+      bias_add_backward(tape.ctx(), tape.grad(out), x->requires_grad ? tape.grad(x) : Tensor(),
+                        bias->requires_grad ? tape.grad(bias) : Tensor());
+    });
+  return out;
 }
 
 Var dense(Tape& tape, const Var& x, const Var& w, const Var& bias) {

@@ -12,7 +12,12 @@ void dense_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor&
 void dense_backward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
                     const Tensor& dw, const Tensor& dbias);
 
-// Differentiable form; bias may be nullptr.
+// y = x + bias over the last axis ([..., C] + [C]); dx += dy, dbias += sum over rows of dy.
+void bias_add_forward(Context& ctx, const Tensor& x, const Tensor& bias, const Tensor& y);
+void bias_add_backward(Context& ctx, const Tensor& dy, const Tensor& dx, const Tensor& dbias);
+
+// Differentiable forms; the dense bias may be nullptr.
 Var dense(Tape& tape, const Var& x, const Var& w, const Var& bias);
+Var bias_add(Tape& tape, const Var& x, const Var& bias);
 
 }  // namespace ucluster

@@ -15,4 +15,11 @@ template <typename T>
 void dense_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* dbias, std::int64_t rows,
                     std::int64_t cin, std::int64_t cout);
 
+// y[r, c] += bias[c] over [rows, cout].
+template <typename T>
+void add_bias(T* y, const T* bias, std::int64_t rows, std::int64_t cout);
+// dbias[c] += sum_r dy[r, c], summed in a fixed order (kernels/cpu/reduce.h).
+template <typename T>
+void bias_grad(const T* dy, T* dbias, std::int64_t rows, std::int64_t cout);
+
 }  // namespace ucluster::cpu

@@ -30,10 +30,18 @@ void dense_forward(Context& ctx, const float* x, const float* w, const float* bi
   check_cublas(cublasSgemm(cublas(ctx), CUBLAS_OP_N, CUBLAS_OP_N, int(cout), int(rows), int(cin), &one, w, int(cout),
                            x, int(cin), &zero, y, int(cout)),
                "dense");
-  if (bias) {
-    add_bias_kernel<<<grid_for(rows * cout, 256), 256, 0, stream(ctx)>>>(y, bias, rows, cout);
-    check_launch("dense bias");
-  }
+  if (bias) add_bias(ctx, y, bias, rows, cout);
+}
+
+void add_bias(Context& ctx, float* y, const float* bias, std::int64_t rows, std::int64_t cout) {
+  if (rows == 0) return;
+  add_bias_kernel<<<grid_for(rows * cout, 256), 256, 0, stream(ctx)>>>(y, bias, rows, cout);
+  check_launch("bias add");
+}
+
+void bias_grad(Context& ctx, const float* dy, float* dbias, std::int64_t rows, std::int64_t cout) {
+  bias_grad_kernel<<<grid_for(cout, 128), 128, 0, stream(ctx)>>>(dy, dbias, rows, cout);
+  check_launch("bias gradient");
 }
 
 void dense_backward(Context& ctx, const float* x, const float* w, const float* dy, float* dx, float* dw,
@@ -48,10 +56,7 @@ void dense_backward(Context& ctx, const float* x, const float* w, const float* d
     check_cublas(cublasSgemm(cublas(ctx), CUBLAS_OP_N, CUBLAS_OP_T, int(cout), int(cin), int(rows), &one, dy,
                              int(cout), x, int(cin), &one, dw, int(cout)),
                  "dense backward (weight)");
-  if (dbias) {
-    bias_grad_kernel<<<grid_for(cout, 128), 128, 0, stream(ctx)>>>(dy, dbias, rows, cout);
-    check_launch("dense backward (bias)");
-  }
+  if (dbias) bias_grad(ctx, dy, dbias, rows, cout);
 }
 
 }  // namespace ucluster::cuda

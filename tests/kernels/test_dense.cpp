@@ -68,3 +68,22 @@ TEST(Dense, RejectsMismatchedShapesWithAClearMessage) {
 
 }  // namespace
 }  // namespace ucluster
+
+namespace ucluster {
+namespace {
+
+TEST(BiasAdd, ForwardAddsPerChannelAndGradCheck) {
+  Context ctx(test::cpu_options());
+  Tensor x = ctx.from_vector<float>({2, 1, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor b = ctx.from_vector<float>({3}, {10, 20, 30});
+  Tensor y = ctx.empty({2, 1, 3});
+  bias_add_forward(ctx, x, b, y);
+  EXPECT_EQ(ctx.to_vector<float>(y), (std::vector<float>{11, 22, 33, 14, 25, 36}));
+  auto report = test::gradcheck(ctx, {test::random_tensor(ctx, {2, 3, 4}), test::random_tensor(ctx, {4})}, {true, true},
+                                [](Tape& t, const std::vector<Var>& v) { return bias_add(t, v[0], v[1]); });
+  EXPECT_LT(report.max_error, test::kGradCheckTolerance) << report.worst;
+  EXPECT_THROW(bias_add_forward(ctx, x, ctx.zeros({2}), y), Error);
+}
+
+}  // namespace
+}  // namespace ucluster
