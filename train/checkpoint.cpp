@@ -1,0 +1,102 @@
+#include "train/checkpoint.h"
+
+#include <cmath>
+
+#include "io/h5.h"
+#include "io/staged_file.h"
+
+namespace ucluster {
+
+namespace {
+
+std::vector<float> host_floats(Context& ctx, const Tensor& t) { return ctx.to_vector<float>(t); }
+
+void write_tensor(h5::File& file, const std::string& name, Context& ctx, const Tensor& t) {
+  const std::vector<float> v = host_floats(ctx, t);
+  h5::Dataset ds = file.create_dataset(name, h5::Element::F32, t.shape().dims());
+  ds.write(v.data());
+}
+
+void read_tensor(Context& ctx, const h5::File& file, const std::string& name, const Tensor& dst) {
+  UCLUSTER_CHECK(file.contains(name), "checkpoint '", file.path(), "' has no tensor '", name,
+                 "' (a checkpoint of another model?)");
+  h5::Dataset ds = file.open_dataset(name);
+  UCLUSTER_CHECK(ds.shape() == dst.shape().dims(), "checkpoint '", file.path(), "': tensor '", name, "' has shape ",
+                 Shape(ds.shape()).str(), " but the model expects ", dst.shape().str(),
+                 " (a checkpoint of another model shape)");
+  std::vector<float> v(static_cast<std::size_t>(dst.numel()));
+  ds.read(v.data());
+  ctx.copy(dst, ctx.from_vector<float>(dst.shape(), v, Device::cpu()));
+}
+
+}  // namespace
+
+bool all_finite(Context& ctx, const Tensor& t) {
+  if (t.dtype() == DType::F64) {
+    for (double x : ctx.to_vector<double>(t))
+      if (!std::isfinite(x)) return false;
+    return true;
+  }
+  for (float x : ctx.to_vector<float>(t))
+    if (!std::isfinite(x)) return false;
+  return true;
+}
+
+void save_checkpoint(Context& ctx, const std::string& path, const ParamStore& store, const CheckpointData& data) {
+  UCLUSTER_CHECK(all_finite(ctx, store.flat_params()) && all_finite(ctx, store.flat_buffers()),
+                 "refusing to write checkpoint '", path, "': the parameters contain NaN or infinity");
+  StagedFile staged(path);
+  {
+    h5::File file = h5::File::create(staged.temp_path());
+    for (const auto& e : store.param_entries()) write_tensor(file, "params/" + e.name, ctx, store.param(e.name));
+    for (const auto& e : store.buffer_entries()) write_tensor(file, "buffers/" + e.name, ctx, store.buffer(e.name));
+    if (data.adam_m.defined()) {
+      UCLUSTER_CHECK(all_finite(ctx, data.adam_m) && all_finite(ctx, data.adam_v), "refusing to write checkpoint '",
+                     path, "': the optimiser moments contain NaN or infinity");
+      write_tensor(file, "optimizer/m", ctx, data.adam_m);
+      write_tensor(file, "optimizer/v", ctx, data.adam_v);
+    }
+    if (!data.embeddings.empty()) {
+      const std::int64_t rows = static_cast<std::int64_t>(data.embeddings.size()) / data.embedding_dim;
+      h5::Dataset ds = file.create_dataset("kmeans/embeddings", h5::Element::F32, {rows, data.embedding_dim});
+      ds.write(data.embeddings.data());
+    }
+    nlohmann::json state = data.state;
+    state["format_version"] = kCheckpointFormatVersion;
+    file.write_attribute("config", data.config.dump());
+    file.write_attribute("state", state.dump());
+    file.close();
+  }
+  staged.commit();
+}
+
+void load_checkpoint(Context& ctx, const std::string& path, const ParamStore& store, CheckpointData* data) {
+  h5::File file = h5::File::open(path);
+  UCLUSTER_CHECK(file.has_attribute("state") && file.has_attribute("config"), "'", path,
+                 "' is not a ucluster checkpoint (no state/config attributes)");
+  const nlohmann::json state = nlohmann::json::parse(file.read_string_attribute("state"), nullptr, false);
+  UCLUSTER_CHECK(!state.is_discarded() && state.value("format_version", 0) == kCheckpointFormatVersion,
+                 "checkpoint '", path, "' has an unknown format version");
+  for (const auto& e : store.param_entries()) read_tensor(ctx, file, "params/" + e.name, store.param(e.name));
+  for (const auto& e : store.buffer_entries()) read_tensor(ctx, file, "buffers/" + e.name, store.buffer(e.name));
+  if (!data) return;
+  data->state = state;
+  data->config = nlohmann::json::parse(file.read_string_attribute("config"), nullptr, false);
+  UCLUSTER_CHECK(!data->config.is_discarded(), "checkpoint '", path, "' has an unreadable config attribute");
+  if (file.contains("optimizer/m")) {
+    data->adam_m = ctx.zeros_like(store.flat_params());
+    data->adam_v = ctx.zeros_like(store.flat_params());
+    read_tensor(ctx, file, "optimizer/m", data->adam_m);
+    read_tensor(ctx, file, "optimizer/v", data->adam_v);
+  }
+  data->embeddings.clear();
+  if (file.contains("kmeans/embeddings")) {
+    h5::Dataset ds = file.open_dataset("kmeans/embeddings");
+    const h5::Dims dims = ds.shape();
+    data->embedding_dim = dims.at(1);
+    data->embeddings.resize(static_cast<std::size_t>(dims.at(0) * dims.at(1)));
+    ds.read(data->embeddings.data());
+  }
+}
+
+}  // namespace ucluster

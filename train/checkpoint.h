@@ -1,0 +1,43 @@
+// The project's checkpoint: one HDF5 file (readable with h5py) holding
+//   params/<name>        every trainable tensor (float32, its model shape)
+//   buffers/<name>       every batch-norm moving statistic
+//   optimizer/m, /v      Adam moments (flat, in parameter order), and the step in `state`
+//   kmeans/embeddings    embeddings collected so far in the k-means epoch (when mid-epoch)
+// and two JSON attributes on the root: `config` (the full TrainConfig) and `state` (format
+// version, epoch, step in epoch, global step, RNG state, loader position, running metric sums of
+// the epoch in progress). Written to a temporary file and renamed, so a crash never leaves a
+// partial checkpoint behind.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/param_store.h"
+
+namespace ucluster {
+
+struct CheckpointData {
+  nlohmann::json config;
+  nlohmann::json state;
+  Tensor adam_m, adam_v;            // flat; may be undefined (inference-only checkpoints)
+  std::vector<float> embeddings;    // [n, latent] rows collected for k-means, may be empty
+  std::int64_t embedding_dim = 0;
+};
+
+constexpr int kCheckpointFormatVersion = 1;
+
+// Writes params, buffers and `data` to `path` atomically. Refuses (throws) when any parameter,
+// statistic or moment is NaN or infinite: a checkpoint is always a good state.
+void save_checkpoint(Context& ctx, const std::string& path, const ParamStore& store, const CheckpointData& data);
+
+// Reads a checkpoint into the store (shapes must match the model: a checkpoint of another model
+// shape is refused with the first mismatching tensor named). Adam moments are read into
+// data->adam_m/adam_v when `data` is given and the file has them.
+void load_checkpoint(Context& ctx, const std::string& path, const ParamStore& store, CheckpointData* data);
+
+// True when every element of t (float32 or float64) is finite.
+bool all_finite(Context& ctx, const Tensor& t);
+
+}  // namespace ucluster

@@ -1,0 +1,191 @@
+#include "train/config.h"
+
+#include <algorithm>
+#include <fstream>
+
+#include "engine/error.h"
+
+namespace ucluster {
+
+namespace {
+
+// One table drives parsing, serialisation and the unknown-key check.
+template <typename F>
+void for_each_field(TrainConfig& c, F&& f) {
+  f("preset", c.preset);
+  f("train_file", c.train_file);
+  f("test_file", c.test_file);
+  f("toy_jets", c.toy_jets);
+  f("toy_seed", c.toy_seed);
+  f("shuffle", c.shuffle);
+  f("batch_size", c.batch_size);
+  f("epochs", c.epochs);
+  f("pretrain_epochs", c.pretrain_epochs);
+  f("learning_rate", c.learning_rate);
+  f("lr_decay_samples", c.lr_decay_samples);
+  f("lr_decay_rate", c.lr_decay_rate);
+  f("lr_floor", c.lr_floor);
+  f("bn_init_decay", c.bn_init_decay);
+  f("bn_decay_samples", c.bn_decay_samples);
+  f("bn_decay_rate", c.bn_decay_rate);
+  f("bn_decay_clip", c.bn_decay_clip);
+  f("km_alpha_train_slope", c.km_alpha_train_slope);
+  f("km_alpha_eval_slope", c.km_alpha_eval_slope);
+  f("focal_gamma", c.focal_gamma);
+  f("focal_alpha", c.focal_alpha);
+  f("beta", c.beta);
+  f("kmeans_n_init", c.kmeans_n_init);
+  f("kmeans_max_iter", c.kmeans_max_iter);
+  f("kmeans_tol", c.kmeans_tol);
+  f("kmeans_max_samples", c.kmeans_max_samples);
+  f("seed", c.seed);
+  f("device", c.device);
+  f("threads", c.threads);
+  f("output_dir", c.output_dir);
+  f("checkpoint_every", c.checkpoint_every);
+  f("max_steps", c.max_steps);
+}
+
+template <typename T>
+void read_value(const nlohmann::json& v, const char* key, T& out) {
+  using nlohmann::json;
+  if constexpr (std::is_same_v<T, bool>) {
+    UCLUSTER_CHECK(v.is_boolean(), "config key '", key, "' must be true or false, got ", v.dump());
+    out = v.get<bool>();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    UCLUSTER_CHECK(v.is_string(), "config key '", key, "' must be a string, got ", v.dump());
+    out = v.get<std::string>();
+  } else if constexpr (std::is_integral_v<T>) {
+    UCLUSTER_CHECK(v.is_number_integer() || (v.is_number_float() && v.get<double>() == double(std::int64_t(v.get<double>()))),
+                   "config key '", key, "' must be an integer, got ", v.dump());
+    const double d = v.get<double>();
+    UCLUSTER_CHECK(!std::is_unsigned_v<T> || d >= 0, "config key '", key, "' must not be negative, got ", v.dump());
+    out = static_cast<T>(v.is_number_integer() ? v.get<std::int64_t>() : std::int64_t(d));
+  } else {
+    UCLUSTER_CHECK(v.is_number(), "config key '", key, "' must be a number, got ", v.dump());
+    out = v.get<double>();
+  }
+}
+
+void apply_preset(TrainConfig& c, const std::string& preset) {
+  // spec 0.1: the committed script (A) and the archived run (B) differ in five numbers.
+  if (preset == "A") {
+    c.focal_gamma = 4.0;
+    c.focal_alpha = 10.0;
+    c.beta = 1.0;
+    c.pretrain_epochs = 11;
+    c.km_alpha_train_slope = 2.0;
+    c.km_alpha_eval_slope = 2.0;
+  } else if (preset == "B") {
+    c.focal_gamma = 2.0;
+    c.focal_alpha = 1.0;
+    c.beta = 10.0;
+    c.pretrain_epochs = 21;
+    c.km_alpha_train_slope = 5.0;
+    c.km_alpha_eval_slope = 2.0;
+  } else {
+    fail("config key 'preset' must be \"A\" or \"B\", got \"", preset, "\"");
+  }
+  c.preset = preset;
+}
+
+}  // namespace
+
+TrainingSchedules TrainConfig::schedules() const {
+  TrainingSchedules s;
+  s.lr = {learning_rate, lr_decay_samples, lr_decay_rate, lr_floor, batch_size};
+  s.bn_decay = {bn_init_decay, bn_decay_samples, bn_decay_rate, bn_decay_clip, batch_size};
+  s.alpha = {max_pretrain(), km_alpha_train_slope, km_alpha_eval_slope};
+  return s;
+}
+
+nlohmann::json TrainConfig::to_json() const {
+  nlohmann::json j;
+  TrainConfig copy = *this;
+  for_each_field(copy, [&](const char* key, auto& value) { j[key] = value; });
+  return j;
+}
+
+TrainConfig config_from_json(const nlohmann::json& j) {
+  UCLUSTER_CHECK(j.is_object(), "configuration must be a JSON object, got ", j.dump());
+  TrainConfig c;
+  if (j.contains("preset")) {
+    std::string preset;
+    read_value(j.at("preset"), "preset", preset);
+    apply_preset(c, preset);
+  }
+  std::vector<std::string> known;
+  for_each_field(c, [&](const char* key, auto& value) {
+    known.emplace_back(key);
+    if (std::string(key) != "preset" && j.contains(key)) read_value(j.at(key), key, value);
+  });
+  for (const auto& [key, value] : j.items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      fail("unknown config key '", key, "' (known keys: ", list, ")");
+    }
+  }
+  validate(c);
+  return c;
+}
+
+void apply_override(nlohmann::json& j, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  UCLUSTER_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '", assignment, "'");
+  const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
+  if (value.is_discarded() || value.is_object() || value.is_array()) value = text;
+  j[key] = value;
+}
+
+TrainConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  nlohmann::json j = nlohmann::json::object();
+  if (!path.empty()) {
+    std::ifstream in(path);
+    UCLUSTER_CHECK(in.good(), "cannot open config file '", path, "'");
+    j = nlohmann::json::parse(in, nullptr, false, true);
+    UCLUSTER_CHECK(!j.is_discarded(), "config file '", path, "' is not valid JSON");
+  }
+  for (const auto& o : overrides) apply_override(j, o);
+  try {
+    return config_from_json(j);
+  } catch (const Error& e) {
+    fail(path.empty() ? "" : "config file '" + path + "': ", e.what());
+  }
+}
+
+void validate(const TrainConfig& c) {
+  auto positive = [](const char* key, double v) { UCLUSTER_CHECK(v > 0, "config key '", key, "' must be > 0, got ", v); };
+  auto unit = [](const char* key, double v) {
+    UCLUSTER_CHECK(v >= 0 && v <= 1, "config key '", key, "' must be in [0, 1], got ", v);
+  };
+  positive("batch_size", double(c.batch_size));
+  positive("epochs", c.epochs);
+  UCLUSTER_CHECK(c.pretrain_epochs >= 1 && c.pretrain_epochs <= c.epochs, "config key 'pretrain_epochs' must be in [1, epochs = ",
+                 c.epochs, "], got ", c.pretrain_epochs);
+  positive("learning_rate", c.learning_rate);
+  positive("lr_decay_samples", double(c.lr_decay_samples));
+  positive("lr_decay_rate", c.lr_decay_rate);
+  UCLUSTER_CHECK(c.lr_floor >= 0, "config key 'lr_floor' must be >= 0, got ", c.lr_floor);
+  unit("bn_init_decay", c.bn_init_decay);
+  positive("bn_decay_samples", double(c.bn_decay_samples));
+  unit("bn_decay_rate", c.bn_decay_rate);
+  unit("bn_decay_clip", c.bn_decay_clip);
+  UCLUSTER_CHECK(c.focal_gamma >= 0, "config key 'focal_gamma' must be >= 0, got ", c.focal_gamma);
+  positive("focal_alpha", c.focal_alpha);
+  UCLUSTER_CHECK(c.beta >= 0, "config key 'beta' must be >= 0, got ", c.beta);
+  positive("kmeans_n_init", c.kmeans_n_init);
+  positive("kmeans_max_iter", c.kmeans_max_iter);
+  positive("kmeans_tol", c.kmeans_tol);
+  UCLUSTER_CHECK(c.kmeans_max_samples >= 0, "config key 'kmeans_max_samples' must be >= 0");
+  UCLUSTER_CHECK(c.threads >= 0, "config key 'threads' must be >= 0, got ", c.threads);
+  UCLUSTER_CHECK(c.checkpoint_every >= 0, "config key 'checkpoint_every' must be >= 0");
+  UCLUSTER_CHECK(c.max_steps >= 0, "config key 'max_steps' must be >= 0");
+  UCLUSTER_CHECK(!c.output_dir.empty(), "config key 'output_dir' must not be empty");
+  UCLUSTER_CHECK(c.train_file.empty() == c.test_file.empty(),
+                 "config keys 'train_file' and 'test_file' must be given together (or neither, for toy data)");
+  if (c.toy_data()) UCLUSTER_CHECK(c.toy_jets >= 10, "config key 'toy_jets' must be >= 10, got ", c.toy_jets);
+}
+
+}  // namespace ucluster

@@ -1,0 +1,76 @@
+// Training configuration: every number of the reference method (spec 0.1, 4) settable from a JSON
+// file and `--set key=value` overrides, with presets for configs A and B. Unknown keys, wrong
+// types and out-of-range values are rejected with a message naming the key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/losses.h"
+#include "train/schedules.h"
+
+namespace ucluster {
+
+struct TrainConfig {
+  std::string preset = "B";  // "A" or "B" (spec 0.1); applied before the other keys
+
+  // Data: UCluster-layout files (prepare-data). Both empty: toy jets made by the built-in generator.
+  std::string train_file, test_file;
+  std::int64_t toy_jets = 20000;  // jets generated (W, Z, top in turn) before selection and split
+  std::uint64_t toy_seed = 1;
+  bool shuffle = false;           // per-epoch seeded shuffle of the batch order (the reference: none)
+
+  // Schedule (spec 4.1-4.4).
+  std::int64_t batch_size = 512;
+  int epochs = 200;
+  int pretrain_epochs = 21;       // epochs 0 .. pretrain_epochs-1 minimise the focal loss only
+  double learning_rate = 1e-3;
+  std::int64_t lr_decay_samples = 500000;
+  double lr_decay_rate = 0.5;
+  double lr_floor = 1e-5;
+  double bn_init_decay = 0.5;
+  std::int64_t bn_decay_samples = 500000;
+  double bn_decay_rate = 0.5;
+  double bn_decay_clip = 0.99;
+  double km_alpha_train_slope = 5.0;  // inverse temperature = slope * (e - max_pretrain + 1)
+  double km_alpha_eval_slope = 2.0;
+
+  // Losses (spec 3).
+  double focal_gamma = 2.0;
+  double focal_alpha = 1.0;
+  double beta = 10.0;
+
+  // k-means initialisation of the centroids (spec 4.1 step 3, 8 #7).
+  int kmeans_n_init = 10;
+  int kmeans_max_iter = 300;
+  double kmeans_tol = 1e-4;
+  std::int64_t kmeans_max_samples = 0;  // 0: all embeddings of the epoch
+
+  // Run.
+  std::uint64_t seed = 1;
+  std::string device = "auto";
+  int threads = 0;
+  std::string output_dir = "runs/ucluster";
+  std::int64_t checkpoint_every = 0;  // also checkpoint every N steps inside an epoch (0: epoch ends only)
+  std::int64_t max_steps = 0;         // stop after this many global steps (0: no limit; for tests)
+
+  int max_pretrain() const { return pretrain_epochs - 1; }
+  TrainingSchedules schedules() const;
+  model::LossConfig losses() const { return {focal_gamma, focal_alpha, beta}; }
+  bool toy_data() const { return train_file.empty() && test_file.empty(); }
+
+  nlohmann::json to_json() const;
+};
+
+// Applies `preset` first (when present), then every other key; throws ucluster::Error naming an
+// unknown key, a wrong type or an invalid value.
+TrainConfig config_from_json(const nlohmann::json& j);
+TrainConfig load_config(const std::string& path, const std::vector<std::string>& overrides);
+// "key=value" with value parsed as JSON when possible (numbers, true/false), else as a string.
+void apply_override(nlohmann::json& j, const std::string& assignment);
+void validate(const TrainConfig& c);
+
+}  // namespace ucluster
