@@ -215,3 +215,31 @@ TEST(RoundTripTools, MakeToyJetsThenPrepareDataFromTheCommandLine) {
 
 }  // namespace
 }  // namespace ucluster
+
+namespace ucluster {
+namespace {
+
+TEST(RoundTrip, ParticleCountComesFromTheFileShape) {
+  test::TempDir dir;
+  auto j = test::toy_jets(40, 30);  // a 30-particle file, like the 30p sibling record
+  test::write_raw(dir / "jets_30p.h5", j, 1);
+  jets::PrepareOptions o;
+  o.inputs = {dir / "jets_30p.h5"};
+  o.out_dir = dir / "out";
+  o.eval = true;
+  o.chunk_rows = 16;
+  const auto r = jets::prepare_data(o);
+  const jets::UclusterFile f(r.outputs[0]);
+  EXPECT_EQ(f.n_particles(), 30);
+  EXPECT_EQ(f.chunk_rows(), 16);
+  LoaderOptions lo;
+  lo.batch_size = 8;
+  auto loader = open_loader(r.outputs[0], lo);
+  Batch b;
+  ASSERT_TRUE(loader->next(b));
+  EXPECT_EQ(b.n_particles, 30);
+  EXPECT_EQ(b.data.size(), 8u * 30 * jets::kFeatures);
+}
+
+}  // namespace
+}  // namespace ucluster
