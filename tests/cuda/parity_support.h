@@ -115,6 +115,23 @@ class CudaParity : public ::testing::Test {
     for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(scale * ctx().rng().normal());
     return t;
   }
+  // Jets like the HLS4ML inputs (spec 1.3/1.4), float32 [B, N, F >= 3]: features 0, 1 =
+  // (delta-eta, delta-phi), feature 2 = log(pT/pT_jet) < 0 for real particles; padded particles
+  // (index >= real[b % real.size()]) are all-zero rows.
+  Tensor jets(std::int64_t B, std::int64_t N, std::int64_t F, const std::vector<std::int64_t>& real) {
+    Tensor x = randn({B, N, F}, 0.3);
+    float* p = x.data<float>();
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t i = 0; i < N; ++i) {
+        float* row = p + (b * N + i) * F;
+        if (i >= real[b % real.size()]) {
+          for (std::int64_t f = 0; f < F; ++f) row[f] = 0.0f;
+        } else {
+          row[2] = -std::abs(row[2]) - 0.01f;
+        }
+      }
+    return x;
+  }
   Tensor zeros_cpu(const Shape& shape, DType dtype = DType::F32) { return ctx().zeros(shape, dtype, Device::cpu()); }
   Tensor zeros_gpu(const Shape& shape, DType dtype = DType::F32) {
     return ctx().zeros(shape, dtype == DType::F32 ? gpu_float() : dtype, gpu_device());
@@ -173,6 +190,16 @@ inline std::vector<double> rounded_once(const std::vector<double>& cpu, const st
 // bound[i] = (2 eps32 + kDoubleOrderSlack) * magnitude[i], magnitude = |g0| + sum|terms|.
 inline std::vector<double> accumulated(const std::vector<double>& magnitude) {
   return scaled(magnitude, 2.0, kDoubleOrderSlack);
+}
+
+// For g += fl(t) with t computed in double (the losses): |t| <= |cpu| + |g0| to first order, so
+// the two roundings of accumulated() are within 2 eps32 (2 |g0| + |cpu|); plus extra[i] for the
+// double-precision discrepancy of the op (stated by each test).
+inline std::vector<double> accumulated_into(const std::vector<double>& g0, const std::vector<double>& cpu,
+                                            const std::vector<double>& extra) {
+  std::vector<double> b(cpu.size());
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = 2 * kEps32 * (2 * std::abs(g0[i]) + std::abs(cpu[i])) + extra[i];
+  return b;
 }
 
 // Element-wise a + b (combining bound terms).

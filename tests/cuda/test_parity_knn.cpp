@@ -23,23 +23,6 @@ class KnnParity : public parity::CudaParity {
     if (mode_ == parity::StandIn::Cpu64) GTEST_SKIP() << "kNN sets are float32-specific; f64 stand-in not applicable";
   }
 
-  // Jets like the HLS4ML inputs (spec 1.3/1.4): features 0, 1 = (delta-eta, delta-phi), feature 2 =
-  // log(pT/pT_jet) < 0 for real particles and exactly 0 (with all other features) for padding.
-  Tensor jets(std::int64_t B, std::int64_t N, std::int64_t F, const std::vector<std::int64_t>& real) {
-    Tensor x = randn({B, N, F}, 0.3);
-    float* p = x.data<float>();
-    for (std::int64_t b = 0; b < B; ++b)
-      for (std::int64_t i = 0; i < N; ++i) {
-        float* row = p + (b * N + i) * F;
-        if (i >= real[b % real.size()]) {
-          std::fill(row, row + F, 0.0f);
-        } else {
-          row[2] = -std::abs(row[2]) - 0.01f;
-        }
-      }
-    return x;
-  }
-
   void expect_same_sets(const char* what, const Tensor& idx_gpu, const Tensor& idx_cpu, std::int64_t k) {
     ASSERT_EQ(idx_gpu.shape(), idx_cpu.shape()) << what;
     std::vector<std::int32_t> g = ctx().to_vector<std::int32_t>(idx_gpu);
