@@ -357,7 +357,12 @@ bool is_neutrino(int pdg) {
 }
 
 Vec4 generate_event(JetClass cls, const PhysicsConfig& cfg, Rng& rng, std::vector<Particle>& out) {
-  const double pt = rng.normal(cfg.pt_mean, cfg.pt_sigma);
+  double pt = rng.normal(cfg.pt_mean, cfg.pt_sigma);
+  if ((cls == JetClass::W || cls == JetClass::Z || cls == JetClass::Top) && rng.uniform() < cfg.isr_fraction) {
+    // An ISR jet carrying the sample's label (see PhysicsConfig::isr_fraction).
+    cls = rng.uniform() < 0.5 ? JetClass::Gluon : JetClass::Quark;
+    pt = cfg.isr_pt_min - cfg.isr_pt_mean * std::log(rng.uniform() + 1e-300);
+  }
   const double eta = truncated_normal(0.0, cfg.eta_sigma, cfg.eta_max, rng);
   const double phi = rng.uniform(-M_PI, M_PI);
   std::vector<Parton> partons;

@@ -33,6 +33,11 @@ struct PhysicsConfig {
   double ff_a = 0.77;
   double frag_pt_sigma = 0.35;
   double lepton_prob_b = 0.2, lepton_prob_c = 0.1;
+  // The real files keep every anti-kT jet above 100 GeV of an event, labelled by the sample, so a
+  // share of the "W/Z/top" jets are initial-state-radiation jets (the files reach down to
+  // j_pt = 159 GeV): with this probability a W/Z/top-labelled jet is a light-quark or gluon jet
+  // with pT = isr_pt_min + Exp(isr_pt_mean). This feeds the low-mass tails.
+  double isr_fraction = 0.05, isr_pt_min = 150.0, isr_pt_mean = 250.0;
   // Underlying event: mean number of soft particles per unit (eta, phi) area, mean pT (GeV),
   // placed within ue_radius of the object's axis.
   double ue_density = 2.0, ue_mean_pt = 0.5, ue_radius = 1.2;

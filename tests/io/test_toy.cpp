@@ -114,6 +114,7 @@ TEST(ToyGenerator, JetsLookLikeBoostedWZTop) {
   g.generate_block(0, n, P, raw.data(), rows.data(), nullptr, 2);
   double msum[3] = {0, 0, 0}, count[3] = {0, 0, 0};
   std::vector<double> pts;
+  int outside = 0, constituents = 0;
   for (int i = 0; i < n; ++i) {
     const double* r = rows.data() + i * kJetColumns;
     pts.push_back(r[kJetPt]);
@@ -131,20 +132,22 @@ TEST(ToyGenerator, JetsLookLikeBoostedWZTop) {
       if (k > 0) {
         EXPECT_LE(c[k * kRawParticleColumns + kPt], c[(k - 1) * kRawParticleColumns + kPt]);
       }
-      // Anti-kT works in rapidity, deltaR uses pseudorapidity: soft massive hadrons may sit a
-      // little beyond R = 0.8 in (eta, phi), as in the real files.
-      EXPECT_LT(c[k * kRawParticleColumns + kDeltaR], 1.5);
+      // Anti-kT works in rapidity, deltaR uses pseudorapidity: soft massive hadrons may sit
+      // beyond R = 0.8 in (eta, phi), as in the real files, but they are few.
+      outside += c[k * kRawParticleColumns + kDeltaR] > 0.8;
+      ++constituents;
       ++k;
     }
     EXPECT_GE(k, 5);
     EXPECT_EQ(static_cast<int>(std::min<double>(P, r[kJetMultiplicity])), k);
     for (int q = k * kRawParticleColumns; q < P * kRawParticleColumns; ++q) ASSERT_EQ(c[q], 0.0);
   }
-  // Jet pT near 1 TeV: the median within 3 %, most jets within 10 % (the neutral-hadron
-  // resolution of the detector gives tails).
+  EXPECT_LT(outside, constituents / 30);
+  // Jet pT near 1 TeV: the median within 3 %, most jets within 15 % (the neutral-hadron
+  // resolution of the detector and the 5 % of ISR jets give tails).
   std::sort(pts.begin(), pts.end());
   EXPECT_NEAR(pts[n / 2], 1000.0, 30.0);
-  EXPECT_GT(pts[n / 10], 900.0);
+  EXPECT_GT(pts[n / 10], 850.0);
   EXPECT_LT(pts[n - n / 10], 1100.0);
   for (int c = 0; c < 3; ++c) ASSERT_GT(count[c], 40);
   EXPECT_NEAR(msum[0] / count[0], 81.0, 6.0);   // W
