@@ -9,6 +9,7 @@
 #include "io/prepare.h"
 #include "io/preprocess.h"
 #include "io/raw_file.h"
+#include "io/toy/dataset.h"
 #include "io/toy_files.h"
 #include "io/ucluster_file.h"
 #include "io_test_util.h"
@@ -129,6 +130,16 @@ TEST(RoundTrip, ToyToRawToPrepareToLoader) {
     ASSERT_FALSE(mem->next(bm));
   }
   EXPECT_EQ(static_cast<std::int64_t>(seen.size()), p.result.rows[0]);
+
+  // The in-memory toy data set is the same as the file route (before the split).
+  const JetArrays mem_set = toy::make_toy_dataset(9, 300, 100, 2);
+  ASSERT_EQ(mem_set.n, selected);
+  for (std::int64_t i = 0; i < selected; ++i) {
+    ASSERT_TRUE(std::equal(data[i].begin(), data[i].end(), mem_set.data.begin() + i * 800)) << "row " << i;
+    ASSERT_EQ(mem_set.truth[i], truth[i]);
+    ASSERT_EQ(mem_set.target[i], pid[i]);
+    ASSERT_EQ(mem_set.mass[i], mass[i]);
+  }
 
   // A UCluster-layout file is accepted as input and comes out unchanged (eval: no split).
   jets::PrepareOptions again;
