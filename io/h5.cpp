@@ -409,12 +409,14 @@ std::vector<std::string> File::list(const std::string& group) const {
   return names;
 }
 
-Dataset File::open_dataset(const std::string& name, std::size_t chunk_cache_bytes) const {
+Dataset File::open_dataset(const std::string& name, std::int64_t chunk_cache_bytes) const {
   QuietErrors quiet;
   UCLUSTER_CHECK(id_.valid(), "file '", path_, "' is not open");
   if (!contains(name)) fail("file '", path_, "' has no dataset '", name, "'");
   Id dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
-  if (chunk_cache_bytes > 0) H5Pset_chunk_cache(dapl.get(), 521, chunk_cache_bytes, 1.0);
+  if (chunk_cache_bytes >= 0) {
+    H5Pset_chunk_cache(dapl.get(), 521, static_cast<std::size_t>(chunk_cache_bytes), 1.0);
+  }
   Id d(H5Dopen2(id_.get(), name.c_str(), dapl.get()), H5Dclose);
   if (!d.valid()) fail("cannot open dataset '", name, "' in file '", path_, "'", hdf5_detail());
   return Dataset(std::move(d), path_, name);

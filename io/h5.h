@@ -153,9 +153,11 @@ class File {
   // Names of the objects directly under a group ("/" = root), sorted.
   std::vector<std::string> list(const std::string& group = "/") const;
 
-  // chunk_cache_bytes > 0 sets the dataset's chunk cache (bytes), e.g. a few decompressed chunks
-  // so that two consecutive partial reads of a chunk decompress it once.
-  Dataset open_dataset(const std::string& name, std::size_t chunk_cache_bytes = 0) const;
+  // chunk_cache_bytes >= 0 sets the dataset's chunk cache (bytes): a few decompressed chunks for
+  // compressed data, so that two consecutive partial reads of a chunk decompress it once; 0 for
+  // uncompressed data, which HDF5 then reads straight into the caller's buffer (a cached chunk
+  // is copied twice). -1 keeps HDF5's default (1 MiB).
+  Dataset open_dataset(const std::string& name, std::int64_t chunk_cache_bytes = -1) const;
   // Creates a dataset; "a/b/c" creates the groups a and a/b as needed.
   Dataset create_dataset(const std::string& name, Element element, const Dims& shape,
                          const DatasetOptions& options = {});

@@ -35,8 +35,11 @@ RawFile::RawFile(const std::string& path) : file_(h5::File::open(path)) {
   }
   constituents_ = file_.open_dataset("jetConstituentList");
   // A few decompressed chunks, so that reads not aligned to chunks decompress each chunk once.
-  const std::size_t cb = chunk_bytes(constituents_);
-  if (cb > 0) constituents_ = file_.open_dataset("jetConstituentList", std::min<std::size_t>(4 * cb, 256u << 20));
+  const std::int64_t cb = static_cast<std::int64_t>(chunk_bytes(constituents_));
+  if (cb > 0) {
+    constituents_ = file_.open_dataset("jetConstituentList",
+                                       constituents_.filters().empty() ? 0 : std::min<std::int64_t>(4 * cb, 256 << 20));
+  }
   jets_ = file_.open_dataset("jets");
   require_float(constituents_);
   require_float(jets_);

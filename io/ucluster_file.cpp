@@ -90,9 +90,10 @@ UclusterFile::UclusterFile(const std::string& path) : file_(h5::File::open(path)
   const h5::Dims chunk = data_.chunk();
   chunk_rows_ = chunk.empty() ? 0 : chunk[0];
   if (chunk_rows_ > 0) {
-    // Room for a few decompressed chunks: consecutive partial reads of a chunk decompress it once.
-    const std::size_t bytes = static_cast<std::size_t>(chunk_rows_) * n_particles_ * n_features_ * sizeof(float);
-    data_ = file_.open_dataset("data", std::min<std::size_t>(4 * bytes, 256u << 20));
+    // Compressed: room for a few decompressed chunks, so that consecutive partial reads of a
+    // chunk decompress it once. Uncompressed: no cache, HDF5 reads into the batch directly.
+    const std::int64_t bytes = chunk_rows_ * n_particles_ * n_features_ * static_cast<std::int64_t>(sizeof(float));
+    data_ = file_.open_dataset("data", data_.filters().empty() ? 0 : std::min<std::int64_t>(4 * bytes, 256 << 20));
   }
   label_ = file_.open_dataset("label");
   pid_ = file_.open_dataset("pid");
