@@ -254,3 +254,63 @@ TEST(RoundTrip, ParticleCountComesFromTheFileShape) {
 
 }  // namespace
 }  // namespace ucluster
+
+namespace ucluster {
+namespace {
+
+// A file as the original prepare_data_multi.py writes it: contiguous datasets, float64 label,
+// pid (with the per-file compacted ids) and masses.
+TEST(RoundTrip, FilesFromTheOriginalScriptAreAccepted) {
+  test::TempDir dir;
+  const std::int64_t n = 40;
+  std::vector<float> data(n * 100 * jets::kFeatures);
+  std::vector<double> label(n * 3, 0.0), pid(n), masses(n), global(n * 4, 0.5);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (int k = 0; k < 100 * jets::kFeatures; ++k) data[i * 800 + k] = k < 40 * 8 ? 0.01f * (i + k % 7) : 0.0f;
+    label[i * 3 + i % 3] = 1.0;
+    masses[i] = 20.0 + 4.0 * static_cast<double>(i);
+    pid[i] = std::max(0, jets::mass_bin(masses[i]) - 1);  // compacted: one bin lower than the plain index
+  }
+  {
+    h5::File f = h5::File::create(dir / "train_multi_20v_100P.h5");
+    f.create_dataset("data", h5::Element::F32, {n, 100, 8}).write(data.data());
+    f.create_dataset("label", h5::Element::F64, {n, 3}).write(label.data());
+    f.create_dataset("pid", h5::Element::F64, {n}).write(pid.data());
+    f.create_dataset("masses", h5::Element::F64, {n}).write(masses.data());
+    f.create_dataset("global", h5::Element::F64, {n, 4}).write(global.data());
+    f.close();
+  }
+  // The loader reads it as it is (the file's own pid), in blocks, from any rank.
+  LoaderOptions o;
+  o.batch_size = 8;
+  o.world = 2;
+  o.rank = 1;
+  auto loader = open_loader(dir / "train_multi_20v_100P.h5", o);
+  EXPECT_EQ(loader->source().chunk_rows(), 512);  // contiguous: virtual blocks
+  Batch b;
+  ASSERT_TRUE(loader->next(b));
+  EXPECT_EQ(b.rows[0], 20);
+  EXPECT_EQ(b.truth[0], 20 % 3);
+  EXPECT_EQ(b.target[0], static_cast<int>(pid[20]));
+  EXPECT_EQ(b.mass[0], static_cast<float>(masses[20]));
+  EXPECT_EQ(b.data[3], data[20 * 800 + 3]);
+  // prepare-data re-chunks it and recomputes pid as the plain bin index.
+  jets::PrepareOptions p;
+  p.inputs = {dir / "train_multi_20v_100P.h5"};
+  p.out_dir = dir / "out";
+  p.eval = true;
+  const auto r = jets::prepare_data(p);
+  ASSERT_EQ(r.rows[0], n);
+  const jets::UclusterFile f(r.outputs[0]);
+  std::vector<std::int32_t> new_pid(n), truth(n);
+  std::vector<float> d(n * 800);
+  f.read(0, n, d.data(), new_pid.data(), truth.data(), nullptr, nullptr, true);
+  for (std::int64_t i = 0; i < n; ++i) {
+    EXPECT_EQ(new_pid[i], jets::mass_bin(masses[i]));
+    EXPECT_EQ(truth[i], i % 3);
+  }
+  EXPECT_EQ(d, data);
+}
+
+}  // namespace
+}  // namespace ucluster
