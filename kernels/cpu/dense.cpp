@@ -1,5 +1,6 @@
 #include "kernels/cpu/dense.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "kernels/cpu/gemm.h"
@@ -7,10 +8,25 @@
 
 namespace ucluster::cpu {
 
+// The GEMMs run on fixed blocks of kGemmBlockRows rows, one BLAS call per block inside an OpenMP
+// loop (OpenBLAS's OpenMP build computes single-threaded inside a parallel region). Every output
+// element is then computed by the same code whatever the number of threads, and the weight
+// gradient's sum over rows is added block by block in a fixed order: the results do not depend on
+// the thread count (OpenBLAS's own threading splits the row sum differently for 1 and 2 threads).
+constexpr std::int64_t kGemmBlockRows = 2048;
+
+namespace {
+std::int64_t row_blocks(std::int64_t rows) { return (rows + kGemmBlockRows - 1) / kGemmBlockRows; }
+}  // namespace
+
 template <typename T>
 void dense_forward(const T* x, const T* w, const T* bias, T* y, std::int64_t rows, std::int64_t cin,
                    std::int64_t cout) {
-  gemm<T>(false, false, rows, cout, cin, T(1), x, cin, w, cout, T(0), y, cout);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t blk = 0; blk < row_blocks(rows); ++blk) {
+    const std::int64_t r0 = blk * kGemmBlockRows, n = std::min(kGemmBlockRows, rows - r0);
+    gemm<T>(false, false, n, cout, cin, T(1), x + r0 * cin, cin, w, cout, T(0), y + r0 * cout, cout);
+  }
   if (bias) add_bias(y, bias, rows, cout);
 }
 
@@ -31,8 +47,31 @@ void bias_grad(const T* dy, T* dbias, std::int64_t rows, std::int64_t cout) {
 template <typename T>
 void dense_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* dbias, std::int64_t rows,
                     std::int64_t cin, std::int64_t cout) {
-  if (dx) gemm<T>(false, true, rows, cin, cout, T(1), dy, cout, w, cout, T(1), dx, cin);
-  if (dw) gemm<T>(true, false, cin, cout, rows, T(1), x, cin, dy, cout, T(1), dw, cout);
+  const std::int64_t blocks = row_blocks(rows);
+  if (dx) {
+#pragma omp parallel for schedule(static)
+    for (std::int64_t blk = 0; blk < blocks; ++blk) {
+      const std::int64_t r0 = blk * kGemmBlockRows, n = std::min(kGemmBlockRows, rows - r0);
+      gemm<T>(false, true, n, cin, cout, T(1), dy + r0 * cout, cout, w, cout, T(1), dx + r0 * cin, cin);
+    }
+  }
+  if (dw) {
+    // Per-block partial products, then their sum in block order (in double).
+    const std::int64_t size = cin * cout;
+    std::vector<T> partial(static_cast<std::size_t>(blocks * size));
+#pragma omp parallel for schedule(static)
+    for (std::int64_t blk = 0; blk < blocks; ++blk) {
+      const std::int64_t r0 = blk * kGemmBlockRows, n = std::min(kGemmBlockRows, rows - r0);
+      gemm<T>(true, false, cin, cout, n, T(1), x + r0 * cin, cin, dy + r0 * cout, cout, T(0),
+              partial.data() + blk * size, cout);
+    }
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < size; ++i) {
+      double sum = 0.0;
+      for (std::int64_t blk = 0; blk < blocks; ++blk) sum += partial[blk * size + i];
+      dw[i] += static_cast<T>(sum);
+    }
+  }
   if (dbias) bias_grad(dy, dbias, rows, cout);
 }
 

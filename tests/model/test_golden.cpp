@@ -1,7 +1,9 @@
 // Golden tests of the UCluster model against ../shared/golden (float64 reference; its README,
 // sections 2-8, defines every tensor and suggests the tolerances used here). Each test runs on:
 //   compact/tiny, compact/main: tests/data/golden_small.h5 (committed extract, always present);
-//   full/tiny, full/main: the full float64 file beside the checkout (skipped, saying so, if absent).
+//   full/tiny, full/main: the full float64 file beside the checkout (skipped, saying so, if absent);
+//   cuda_compact_tiny, cuda_full_main: the same on the GPU (skipped, saying so, without one), at the
+//   same tolerances: they bound float32 rounding, whatever the summation order.
 // Datasets absent from the compact extract are skipped inside a test; the full file has them all.
 //
 // Tolerances (golden README section 8: ~10x the worst float32-vs-float64 deviation observed for a
@@ -35,6 +37,7 @@ struct GoldenCase {
   const char* name;
   bool full;           // the full float64 file, else the compact extract
   const char* prefix;  // "" (16 jets, published weights) or "tiny/" (4 jets, random weights)
+  bool cuda = false;   // run the model on the GPU (skipped, saying so, without one)
 };
 
 std::string case_name(const testing::TestParamInfo<GoldenCase>& info) { return info.param.name; }
@@ -72,15 +75,24 @@ class Golden : public testing::TestWithParam<GoldenCase> {
  protected:
   void SetUp() override {
     const GoldenCase& c = GetParam();
+    if (c.cuda) {
+      std::string why;
+      if (cuda_runtime::device_count(&why) == 0) GTEST_SKIP() << "no CUDA device: " << why;
+      ContextOptions o = test::cpu_options();
+      o.device = "cuda";
+      ctx_ = std::make_unique<Context>(o);
+    } else {
+      ctx_ = std::make_unique<Context>(test::cpu_options());
+    }
     const std::string path = c.full ? test::full_golden_path() : test::compact_golden_path();
     if (path.empty()) GTEST_SKIP() << "full golden file ../shared/golden/ucluster_golden.h5 not present";
     file_ = std::make_unique<GoldenFile>(path);
     prefix_ = c.prefix;
     model_.declare(store_);
-    store_.finalize(ctx_, Device::cpu());
-    file_->load_params(ctx_, store_, prefix_ + "weights", true);
-    data_ = file_->tensor(ctx_, prefix_ + "input/data");
-    targets_ = file_->tensor(ctx_, prefix_ + "input/mass_bin", DType::I32);
+    store_.finalize(*ctx_, ctx_->device());
+    file_->load_params(*ctx_, store_, prefix_ + "weights", true);
+    data_ = ctx_->to(file_->tensor(*ctx_, prefix_ + "input/data"), ctx_->device());
+    targets_ = ctx_->to(file_->tensor(*ctx_, prefix_ + "input/mass_bin", DType::I32), ctx_->device());
   }
 
   bool has(const std::string& name) const { return file_->has(prefix_ + name); }
@@ -90,9 +102,9 @@ class Golden : public testing::TestWithParam<GoldenCase> {
   void compare(const std::string& group, const std::string& name, const Tensor& ours, const Tensor& nn_idx) {
     if (!has(group + "/" + name)) return;
     const GoldenArray r = ref(group + "/" + name);
-    std::vector<double> v = test::values(ctx_, ours);
+    std::vector<double> v = test::values(*ctx_, ours);
     if (nn_idx.defined() && ours.rank() >= 3 && ours.numel() % nn_idx.numel() == 0 && ours.dim(2) == nn_idx.dim(2))
-      v = canonical_edge_order(v, nn_idx, ours.numel() / nn_idx.numel());
+      v = canonical_edge_order(v, ctx_->to(nn_idx, Device::cpu()), ours.numel() / nn_idx.numel());
     expect_close(group + "/" + name, v, r, 2e-5 * max_abs(r.values));
   }
 
@@ -115,7 +127,7 @@ class Golden : public testing::TestWithParam<GoldenCase> {
   // kNN #1 sets must match exactly; kNN #2 sets modulo the padded-point classes (README section 1).
   void compare_knn(const std::string& group, const Tensor& knn1, const Tensor& knn2) {
     auto sets = [&](const Tensor& idx, const GoldenArray* cls) {
-      std::vector<double> v = test::values(ctx_, idx);
+      std::vector<double> v = test::values(*ctx_, idx);
       const std::int64_t n = idx.dim(1), k = idx.dim(2);
       for (std::size_t row = 0; row < v.size() / k; ++row) {
         const std::size_t jet = row / n;
@@ -145,16 +157,16 @@ class Golden : public testing::TestWithParam<GoldenCase> {
   void compare_loss(const std::string& name, const Var& v) {
     if (!has(name)) return;
     const GoldenArray r = ref(name);
-    expect_close(name, test::values(ctx_, v->value), r, 2e-5 * std::max(1e-12, max_abs(r.values)));
+    expect_close(name, test::values(*ctx_, v->value), r, 2e-5 * std::max(1e-12, max_abs(r.values)));
   }
 
   // Training-mode forward + losses + backward of the total (joint phase), gradients into the store.
   model::ForwardOutput train_forward_backward(model::Capture* capture, model::Losses* losses_out, bool joint) {
-    Tape tape(ctx_);
+    Tape tape(*ctx_);
     model::ForwardOutput out = model_.forward(tape, store_, data_, BatchNormMode::Train, capture);
     model::Losses losses =
         model::compute_losses(tape, out, param_var(store_, "mu"), targets_, kInverseTemperature, kConfigB, joint);
-    store_.zero_grad(ctx_);
+    store_.zero_grad(*ctx_);
     tape.backward(losses.total);
     if (losses_out) *losses_out = losses;
     return out;
@@ -166,14 +178,14 @@ class Golden : public testing::TestWithParam<GoldenCase> {
       const GoldenArray r = ref(group + "/" + e.name);
       const double m = max_abs(r.values);
       const double atol = m < 1e-10 ? 1e-4 : 1e-3 * m;
-      expect_close(group + "/" + e.name, test::values(ctx_, store_.grad(e.name)), r, atol);
+      expect_close(group + "/" + e.name, test::values(*ctx_, store_.grad(e.name)), r, atol);
     }
   }
 
   // Fills a flat buffer laid out like the parameters from `<group>/<param>` datasets.
   void load_flat(const std::string& group, const Tensor& flat) {
     for (const auto& e : store_.param_entries())
-      ctx_.copy(flat.view(e.offset, e.shape), file_->tensor(ctx_, group + "/" + e.name, store_.dtype()));
+      ctx_->copy(flat.view(e.offset, e.shape), file_->tensor(*ctx_, group + "/" + e.name, store_.dtype()));
   }
 
   // Elements whose golden gradient is below 1e-4 get the loose end-to-end tolerance from now on.
@@ -190,7 +202,7 @@ class Golden : public testing::TestWithParam<GoldenCase> {
   void compare_step_state(const std::string& group, const std::vector<bool>& large_gradient) {
     for (const auto& e : store_.param_entries()) {
       const GoldenArray r = ref(group + "/" + e.name);
-      const std::vector<double> ours = test::values(ctx_, store_.param(e.name));
+      const std::vector<double> ours = test::values(*ctx_, store_.param(e.name));
       double worst = 0;
       for (std::int64_t i = 0; i < r.numel(); ++i) {
         const double tol = large_gradient[e.offset + i] ? 1e-5 : 2.5e-3;
@@ -200,11 +212,11 @@ class Golden : public testing::TestWithParam<GoldenCase> {
     }
     for (const auto& e : store_.buffer_entries()) {
       const GoldenArray r = ref(group + "/" + e.name);
-      expect_close(group + "/" + e.name, test::values(ctx_, store_.buffer(e.name)), r, 2e-5 * max_abs(r.values));
+      expect_close(group + "/" + e.name, test::values(*ctx_, store_.buffer(e.name)), r, 2e-5 * max_abs(r.values));
     }
   }
 
-  Context ctx_{test::cpu_options()};
+  std::unique_ptr<Context> ctx_;
   UClusterModel model_;
   ParamStore store_;
   std::unique_ptr<GoldenFile> file_;
@@ -223,7 +235,7 @@ TEST(GoldenModel, TrainableParameterCountIsTheReference) {
 
 TEST_P(Golden, InferenceIntermediatesLossesAndKnnSets) {
   model::Capture capture;
-  Tape tape(ctx_, false);
+  Tape tape(*ctx_, false);
   model::ForwardOutput out = model_.forward(tape, store_, data_, BatchNormMode::Inference, &capture);
   model::Losses losses = model::compute_losses(tape, out, param_var(store_, "mu"), targets_, kInverseTemperature,
                                                kConfigB, true);
@@ -238,7 +250,7 @@ TEST_P(Golden, InferenceIntermediatesLossesAndKnnSets) {
   for (const char* name : {"net01", "net02", "net11", "net12", "agg", "z", "fc1", "fc2", "logits"})
     compare("infer", name, capture.at(name), Tensor());
   compare("infer", "dist", losses.distances, Tensor());
-  expect_close("infer/cluster", test::values(ctx_, losses.assignment), ref("infer/cluster"), 0.0);
+  expect_close("infer/cluster", test::values(*ctx_, losses.assignment), ref("infer/cluster"), 0.0);
   compare_loss("infer/loss_focal", losses.focal);
   compare_loss("infer/loss_km", losses.kmeans);
   compare_loss("infer/loss_total", losses.total);
@@ -261,17 +273,17 @@ TEST_P(Golden, TrainingForwardBatchStatisticsAndGradients) {
 
 TEST_P(Golden, AdamFedWithGoldenGradientsReproducesStepOne) {
   if (!has("train/grad/mu") || !has("train/step1/mu")) GTEST_SKIP() << "no golden gradients/step 1 for this case";
-  file_->load_params(ctx_, store_, prefix_ + "train/grad", false);  // params <- gradients, then swap
-  ctx_.copy(store_.flat_grads(), store_.flat_params());
-  file_->load_params(ctx_, store_, prefix_ + "weights", false);
-  Tensor m = ctx_.zeros_like(store_.flat_params()), v = ctx_.zeros_like(store_.flat_params());
+  file_->load_params(*ctx_, store_, prefix_ + "train/grad", false);  // params <- gradients, then swap
+  ctx_->copy(store_.flat_grads(), store_.flat_params());
+  file_->load_params(*ctx_, store_, prefix_ + "weights", false);
+  Tensor m = ctx_->zeros_like(store_.flat_params()), v = ctx_->zeros_like(store_.flat_params());
   const double lr_t = adam_step_size(kLearningRate, kAdamBeta1, kAdamBeta2, 1);
   // The compact extract stores the reference in float32: allow its rounding (relative 6e-8).
   expect_close("train/step1_lr_t", {lr_t}, ref("train/step1_lr_t"), 1e-7 * lr_t);
-  adam_update(ctx_, store_.flat_params(), store_.flat_grads(), m, v, lr_t, kAdamBeta1, kAdamBeta2, kAdamEpsilon);
+  adam_update(*ctx_, store_.flat_params(), store_.flat_grads(), m, v, lr_t, kAdamBeta1, kAdamBeta2, kAdamEpsilon);
   for (const auto& e : store_.param_entries()) {
     const GoldenArray r = ref("train/step1/" + e.name);
-    expect_close("train/step1/" + e.name, test::values(ctx_, store_.param(e.name)), r,
+    expect_close("train/step1/" + e.name, test::values(*ctx_, store_.param(e.name)), r,
                  1e-6 * std::max(1.0, max_abs(r.values)));
   }
 }
@@ -285,10 +297,10 @@ TEST_P(Golden, EndToEndTrainingSteps) {
   for (int step = 1; step <= 2; ++step) {
     const std::string group = "train/step" + std::to_string(step);
     if (!has(group + "/mu")) break;
-    Tensor m = ctx_.zeros_like(store_.flat_params()), v = ctx_.zeros_like(store_.flat_params());
+    Tensor m = ctx_->zeros_like(store_.flat_params()), v = ctx_->zeros_like(store_.flat_params());
     if (step == 2) {
       if (!has("train/step1_adam_m/mu")) break;
-      file_->load_params(ctx_, store_, prefix_ + "train/step1", true);
+      file_->load_params(*ctx_, store_, prefix_ + "train/step1", true);
       load_flat(prefix_ + "train/step1_adam_m", m);
       load_flat(prefix_ + "train/step1_adam_v", v);
     }
@@ -300,9 +312,9 @@ TEST_P(Golden, EndToEndTrainingSteps) {
     }
     std::vector<bool> large_gradient(static_cast<std::size_t>(store_.num_params()), true);
     mark_small_gradients(step == 1 ? "train/grad" : "train/grad1", large_gradient);
-    adam_update(ctx_, store_.flat_params(), store_.flat_grads(), m, v,
+    adam_update(*ctx_, store_.flat_params(), store_.flat_grads(), m, v,
                 adam_step_size(kLearningRate, kAdamBeta1, kAdamBeta2, step), kAdamBeta1, kAdamBeta2, kAdamEpsilon);
-    model_.update_moving_statistics(ctx_, store_, out, kBnDecay);
+    model_.update_moving_statistics(*ctx_, store_, out, kBnDecay);
     compare_step_state(group, large_gradient);
   }
 }
@@ -314,13 +326,13 @@ TEST_P(Golden, PretrainingStepLeavesTheCentroidsAlone) {
   compare_loss("pretrain/fwd0/loss_focal", losses.focal);
   compare_loss("pretrain/fwd0/loss_km", losses.kmeans);
   compare_gradients("pretrain/grad");
-  const std::vector<double> mu_before = test::values(ctx_, store_.param("mu"));
-  Tensor m = ctx_.zeros_like(store_.flat_params()), v = ctx_.zeros_like(store_.flat_params());
-  adam_update(ctx_, store_.flat_params(), store_.flat_grads(), m, v,
+  const std::vector<double> mu_before = test::values(*ctx_, store_.param("mu"));
+  Tensor m = ctx_->zeros_like(store_.flat_params()), v = ctx_->zeros_like(store_.flat_params());
+  adam_update(*ctx_, store_.flat_params(), store_.flat_grads(), m, v,
               adam_step_size(kLearningRate, kAdamBeta1, kAdamBeta2, 1), kAdamBeta1, kAdamBeta2, kAdamEpsilon,
               adam_segments_except(store_, {"mu"}));
-  model_.update_moving_statistics(ctx_, store_, out, kBnDecay);
-  EXPECT_EQ(test::values(ctx_, store_.param("mu")), mu_before);
+  model_.update_moving_statistics(*ctx_, store_, out, kBnDecay);
+  EXPECT_EQ(test::values(*ctx_, store_.param("mu")), mu_before);
   std::vector<bool> large_gradient(static_cast<std::size_t>(store_.num_params()), true);
   mark_small_gradients("pretrain/grad", large_gradient);
   compare_step_state("pretrain/step1", large_gradient);
@@ -328,7 +340,10 @@ TEST_P(Golden, PretrainingStepLeavesTheCentroidsAlone) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, Golden,
                          testing::Values(GoldenCase{"compact_tiny", false, "tiny/"}, GoldenCase{"compact_main", false, ""},
-                                         GoldenCase{"full_tiny", true, "tiny/"}, GoldenCase{"full_main", true, ""}),
+                                         GoldenCase{"full_tiny", true, "tiny/"}, GoldenCase{"full_main", true, ""},
+                                         GoldenCase{"cuda_compact_tiny", false, "tiny/", true},
+                                         GoldenCase{"cuda_compact_main", false, "", true},
+                                         GoldenCase{"cuda_full_main", true, "", true}),
                          case_name);
 
 }  // namespace
