@@ -1,5 +1,7 @@
 #include "engine/autograd.h"
 
+#include "engine/profiling.h"
+
 namespace ucluster {
 
 Var make_var(Tensor value, bool requires_grad) {
@@ -29,7 +31,7 @@ Var Tape::output(Tensor value, std::initializer_list<const Var*> inputs) const {
 }
 
 void Tape::record(const char* op, std::function<void()> backward) {
-  steps_.push_back({op, std::move(backward)});
+  steps_.push_back({scope_.empty() ? std::string(op) : scope_ + "/" + op, std::move(backward)});
 }
 
 const Tensor& Tape::grad(const Var& v) {
@@ -52,7 +54,11 @@ void Tape::backward(const Var& output, const Tensor& seed) {
                  "Tape::backward: seed ", seed.describe(), " does not match output ", output->value.describe());
   UCLUSTER_CHECK(output->requires_grad, "Tape::backward: the output does not depend on anything that requires grad");
   ctx_.copy(grad(output), seed);
-  for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) it->backward();
+  ScopedRange range("backward");
+  for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
+    ScopedRange step_range(it->name.c_str());
+    it->backward();
+  }
 }
 
 Var reshape(Tape& tape, const Var& x, const Shape& shape) {

@@ -44,6 +44,9 @@ class Tape {
   // Output Var of an op: requires grad iff needs_grad(inputs).
   Var output(Tensor value, std::initializer_list<const Var*> inputs) const;
   void record(const char* op, std::function<void()> backward);
+  // The layer name recorded steps are attributed to (profiling ranges "<scope>/<op>").
+  void set_scope(std::string scope) { scope_ = std::move(scope); }
+  const std::string& scope() const { return scope_; }
 
   // The gradient tensor of v, allocated zero-filled on first use.
   const Tensor& grad(const Var& v);
@@ -58,11 +61,12 @@ class Tape {
 
  private:
   struct Step {
-    const char* op;
+    std::string name;  // "<scope>/<op>"
     std::function<void()> backward;
   };
   Context& ctx_;
   bool grad_enabled_;
+  std::string scope_;
   std::vector<Step> steps_;
 };
 

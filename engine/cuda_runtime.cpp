@@ -3,6 +3,7 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <nvtx3/nvToolsExt.h>
 
 #include "engine/error.h"
 
@@ -80,6 +81,9 @@ void copy(void* dst, const void* src, std::size_t bytes, bool dst_on_device, boo
 void memset_zero(void* dst, std::size_t bytes, const State* state) {
   check(cudaMemsetAsync(dst, 0, bytes, stream_of(state)), "cudaMemsetAsync");
 }
+
+void range_push(const char* name) { nvtxRangePushA(name); }
+void range_pop() { nvtxRangePop(); }
 
 void synchronize(const State* state) { check(cudaStreamSynchronize(stream_of(state)), "cudaStreamSynchronize"); }
 

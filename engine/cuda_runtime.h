@@ -36,4 +36,8 @@ void copy(void* dst, const void* src, std::size_t bytes, bool dst_on_device, boo
 void memset_zero(void* dst, std::size_t bytes, const State* state);
 void synchronize(const State* state);
 
+// NVTX ranges (no-ops without CUDA, and nearly free when no profiler is attached).
+void range_push(const char* name);
+void range_pop();
+
 }  // namespace ucluster::cuda_runtime

@@ -20,5 +20,7 @@ std::shared_ptr<Allocator> make_device_allocator(int) { no_cuda(); }
 void copy(void*, const void*, std::size_t, bool, bool, const State*) { no_cuda(); }
 void memset_zero(void*, std::size_t, const State*) { no_cuda(); }
 void synchronize(const State*) {}
+void range_push(const char*) {}
+void range_pop() {}
 
 }  // namespace ucluster::cuda_runtime

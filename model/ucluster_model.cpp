@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "engine/profiling.h"
+
 #include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "kernels/batch_norm.h"
@@ -58,6 +60,15 @@ struct UClusterModel::Pass {
   ForwardOutput& out;
 
   Var param(const std::string& name) const { return param_var(store, name); }
+
+  // Names what follows, for the profiler (an NVTX range) and for the backward steps recorded.
+  struct Scope {
+    ScopedRange range;
+    Tape& tape;
+    std::string previous;
+    Scope(Tape& t, const std::string& name) : range(name.c_str()), tape(t), previous(t.scope()) { t.set_scope(name); }
+    ~Scope() { tape.set_scope(previous); }
+  };
   void keep(const std::string& name, const Tensor& t) const {
     if (capture) (*capture)[name] = t;
   }
@@ -69,6 +80,7 @@ struct UClusterModel::Pass {
 
   // conv/fc -> (BN) -> (ReLU), with the bias before BN as in tf_util.conv2d (spec 2.1, 8 #13).
   Var layer(const std::string& name, const Var& x) {
+    const Scope scope(tape, name);
     const LayerSpec& l = spec(name);
     return normalise(l, dense(tape, x, param(l.name + ".W"), l.bias ? param(l.name + ".b") : nullptr));
   }
@@ -77,6 +89,7 @@ struct UClusterModel::Pass {
   // (W h_i - W h_j) + b: the same linear map (spec 7's exact rewrite) with the GEMM on the N points
   // instead of the N k edges, a tenth of the work. Only float rounding differs from W (h_i - h_j).
   Var edge_layer(const std::string& name, const Var& h, const Tensor& idx) {
+    const Scope scope(tape, name);
     const LayerSpec& l = spec(name);
     Var projected = dense(tape, h, param(l.name + ".W"), nullptr);
     return normalise(l, bias_add(tape, edge_diff(tape, projected, idx), param(l.name + ".b")));
@@ -114,6 +127,7 @@ struct UClusterModel::Pass {
     Var y = edge_layer(prefix + "_edge", h, idx);
     Var a = reshape(tape, layer(prefix + "_selfatt", s), {b, n});
     Var c = reshape(tape, layer(prefix + "_neibatt", y), {b, n, k});
+    const Scope scope(tape, prefix + "_attention");
     Var alpha = attention_softmax(tape, a, c, kAttentionLeakySlope);
     Var o = relu(tape, attention_aggregate(tape, alpha, y, param(prefix + "_out.b")));
     Var g = neighbor_max(tape, y);
@@ -140,6 +154,7 @@ ForwardOutput UClusterModel::forward(Tape& tape, const ParamStore& store, const 
   Pass pass{*this, tape, store, mode, capture, out};
   Var x = make_var(data);
 
+  ScopedRange range("forward");
   out.knn1 = knn_coordinates(ctx, data, dims_.k);
   pass.keep("knn1", out.knn1);
   const Pass::GapOutput gap0 = pass.gap_block("gap0", x, out.knn1);
@@ -168,6 +183,7 @@ ForwardOutput UClusterModel::forward(Tape& tape, const ParamStore& store, const 
 
 void UClusterModel::update_moving_statistics(Context& ctx, const ParamStore& store, const ForwardOutput& out,
                                              double decay) const {
+  ScopedRange range("bn_moving_average");
   for (const BatchStats& s : out.batch_stats)
     batch_norm_update_moving(ctx, store.buffer(s.layer + ".bn_mean"), store.buffer(s.layer + ".bn_var"), s.mean,
                              s.var, decay);
