@@ -3,6 +3,7 @@
 // gradient. Every sum runs in a fixed order: deterministic, no atomics.
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/dense.h"
 
 namespace ucluster::cuda {
 
@@ -83,15 +84,6 @@ __global__ void aggregate_dy_kernel(const float* alpha, const float* dout, float
   }
 }
 
-// One thread per channel, rows summed in order in double (as the dense bias gradient).
-__global__ void bias_grad_kernel(const float* dout, float* dbias, std::int64_t rows, std::int64_t channels) {
-  const std::int64_t ch = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
-  if (ch >= channels) return;
-  double s = 0.0;
-  for (std::int64_t r = 0; r < rows; ++r) s += dout[r * channels + ch];
-  dbias[ch] += static_cast<float>(s);
-}
-
 __global__ void max_forward_kernel(const float* y, float* g, std::int64_t rows, std::int64_t k,
                                    std::int64_t channels) {
   UCLUSTER_GRID_LOOP(e, rows * channels) {
@@ -160,8 +152,7 @@ void attention_aggregate_backward(Context& ctx, const float* alpha, const float*
     check_launch("attention_aggregate backward (edge features)");
   }
   if (dbias && channels > 0) {
-    bias_grad_kernel<<<grid_for(channels, 128), 128, 0, stream(ctx)>>>(dout, dbias, rows, channels);
-    check_launch("attention_aggregate backward (bias)");
+    bias_grad(ctx, dout, dbias, rows, channels);  // the dense family's deterministic column sums
   }
 }
 

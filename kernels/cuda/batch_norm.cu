@@ -88,17 +88,32 @@ __global__ void column_partials_kernel(F f, std::int64_t rows, std::int64_t C, s
   out[1] = sb;
 }
 
-// sums[c * 2 + k] = sum over slices, in slice order.
+// sums[c * 2 + k] = sum over slices: one block per channel, thread t adding slices t, t + 256, ...
+// in order, then a fixed tree over the threads (deterministic, and parallel over the slices).
+constexpr int kFinishThreads = 256;
 __global__ void column_finish_kernel(const double* partial, std::int64_t slices, std::int64_t C, double* sums) {
-  const std::int64_t c = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
-  if (c >= C) return;
+  __shared__ double sa[kFinishThreads], sb[kFinishThreads];
+  const std::int64_t c = blockIdx.x;
+  const int t = threadIdx.x;
   double a = 0.0, b = 0.0;
-  for (std::int64_t s = 0; s < slices; ++s) {
+  for (std::int64_t s = t; s < slices; s += kFinishThreads) {
     a += partial[(s * C + c) * 2];
     b += partial[(s * C + c) * 2 + 1];
   }
-  sums[c * 2] = a;
-  sums[c * 2 + 1] = b;
+  sa[t] = a;
+  sb[t] = b;
+  __syncthreads();
+  for (int half = kFinishThreads / 2; half > 0; half /= 2) {
+    if (t < half) {
+      sa[t] += sa[t + half];
+      sb[t] += sb[t + half];
+    }
+    __syncthreads();
+  }
+  if (t == 0) {
+    sums[c * 2] = sa[0];
+    sums[c * 2 + 1] = sb[0];
+  }
 }
 
 // Device scratch in double: [slices * C * 2] partials followed by `extra` doubles.
@@ -129,7 +144,7 @@ void column_sums(Context& ctx, const Scratch& scratch, F f, std::int64_t rows, s
   const dim3 block(kTileChannels, kRowLanes);
   column_partials_kernel<<<grid, block, 0, stream(ctx)>>>(f, rows, C, s.rows_per_slice, scratch.partial());
   check_launch(op);
-  column_finish_kernel<<<grid_for(C, 128), 128, 0, stream(ctx)>>>(scratch.partial(), s.slices, C, sums);
+  column_finish_kernel<<<static_cast<unsigned>(C), kFinishThreads, 0, stream(ctx)>>>(scratch.partial(), s.slices, C, sums);
   check_launch(op);
 }
 
