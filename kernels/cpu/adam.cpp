@@ -1,4 +1,5 @@
 #include "kernels/cpu/adam.h"
+#include "kernels/cpu/parallel.h"
 
 #include <cmath>
 
@@ -12,7 +13,7 @@ void adam_update(T* params, const T* grads, T* m, T* v, std::int64_t n, double l
   const T one_minus_beta1 = T(1) - T(beta1);
   const T one_minus_beta2 = T(1) - T(beta2);
   const T lr = T(lr_t), eps = T(epsilon);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(n))
   for (std::int64_t i = 0; i < n; ++i) {
     const T g = grads[i];
     m[i] += (g - m[i]) * one_minus_beta1;

@@ -1,4 +1,5 @@
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/parallel.h"
 
 #include <cmath>
 #include <vector>
@@ -16,7 +17,7 @@ T leaky(T z, T slope) {
 
 template <typename T>
 void attention_softmax_forward(const T* a, const T* c, T* alpha, std::int64_t rows, std::int64_t k, T slope) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * k))
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* cr = c + r * k;
     T* out = alpha + r * k;
@@ -39,7 +40,7 @@ void attention_softmax_forward(const T* a, const T* c, T* alpha, std::int64_t ro
 template <typename T>
 void attention_softmax_backward(const T* a, const T* c, const T* alpha, const T* dalpha, T* da, T* dc,
                                 std::int64_t rows, std::int64_t k, T slope) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * k))
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* al = alpha + r * k;
     const T* g = dalpha + r * k;
@@ -62,7 +63,7 @@ void attention_softmax_backward(const T* a, const T* c, const T* alpha, const T*
 template <typename T>
 void attention_aggregate_forward(const T* alpha, const T* y, const T* bias, T* o, std::int64_t rows, std::int64_t k,
                                  std::int64_t channels) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * k * channels))
   for (std::int64_t r = 0; r < rows; ++r) {
     T* out = o + r * channels;
     for (std::int64_t ch = 0; ch < channels; ++ch) out[ch] = T(0);
@@ -81,7 +82,7 @@ template <typename T>
 void attention_aggregate_backward(const T* alpha, const T* y, const T* dout, T* dalpha, T* dy, T* dbias,
                                   std::int64_t rows, std::int64_t k, std::int64_t channels) {
   if (dalpha || dy) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * k * channels))
     for (std::int64_t r = 0; r < rows; ++r) {
       const T* g = dout + r * channels;
       for (std::int64_t j = 0; j < k; ++j) {
@@ -109,7 +110,7 @@ void attention_aggregate_backward(const T* alpha, const T* y, const T* dout, T* 
 
 template <typename T>
 void neighbor_max_forward(const T* y, T* g, std::int64_t rows, std::int64_t k, std::int64_t channels) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * k * channels))
   for (std::int64_t r = 0; r < rows; ++r) {
     T* out = g + r * channels;
     const T* yr = y + r * k * channels;
@@ -125,7 +126,7 @@ void neighbor_max_forward(const T* y, T* g, std::int64_t rows, std::int64_t k, s
 template <typename T>
 void neighbor_max_backward(const T* y, const T* g, const T* dg, T* dy, std::int64_t rows, std::int64_t k,
                            std::int64_t channels) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * k * channels))
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* yr = y + r * k * channels;
     T* dyr = dy + r * k * channels;

@@ -1,4 +1,5 @@
 #include "kernels/cpu/batch_norm.h"
+#include "kernels/cpu/parallel.h"
 
 #include <cmath>
 #include <vector>
@@ -45,7 +46,7 @@ void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T
     batch_var[c] = static_cast<T>(var[c]);
     inv_std[c] = static_cast<T>(inv[c]);
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < C; ++c)
       y[r * C + c] = static_cast<T>(double(gamma[c]) * ((double(x[r * C + c]) - mean[c]) * inv[c]) + double(beta[c]));
@@ -65,7 +66,7 @@ void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, 
   add_parameter_grads(s_dy, s_dy_xhat, dgamma, dbeta, C);
   if (!dx) return;
   const double m = double(rows);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < C; ++c) {
       const double scale = double(gamma[c]) * double(inv_std[c]) / m;
@@ -79,7 +80,7 @@ void batch_norm_inference_forward(const T* x, const T* gamma, const T* beta, con
   const std::int64_t C = channels;
   Doubles inv = doubles(C);
   for (std::int64_t c = 0; c < C; ++c) inv[c] = 1.0 / std::sqrt(double(var[c]) + eps);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < C; ++c)
       y[r * C + c] =
@@ -104,7 +105,7 @@ void batch_norm_inference_backward(const T* x, const T* gamma, const T* mean, co
     add_parameter_grads(s_dy, s_dy_xhat, dgamma, dbeta, C);
   }
   if (!dx) return;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < C; ++c)
       dx[r * C + c] += static_cast<T>(double(gamma[c]) * inv[c] * double(dy[r * C + c]));

@@ -1,11 +1,12 @@
 #include "kernels/cpu/concat.h"
+#include "kernels/cpu/parallel.h"
 
 namespace ucluster::cpu {
 
 template <typename T>
 void concat_forward(const T* const* inputs, const std::int64_t* widths, int count, T* out, std::int64_t rows,
                     std::int64_t total) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * total))
   for (std::int64_t r = 0; r < rows; ++r) {
     T* o = out + r * total;
     for (int i = 0; i < count; ++i) {
@@ -20,7 +21,7 @@ void concat_forward(const T* const* inputs, const std::int64_t* widths, int coun
 template <typename T>
 void concat_backward(const T* dout, T* const* dinputs, const std::int64_t* widths, int count, std::int64_t rows,
                      std::int64_t total) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * total))
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* g = dout + r * total;
     for (int i = 0; i < count; ++i) {

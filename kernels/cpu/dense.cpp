@@ -1,4 +1,5 @@
 #include "kernels/cpu/dense.h"
+#include "kernels/cpu/parallel.h"
 
 #include <algorithm>
 #include <vector>
@@ -22,7 +23,7 @@ std::int64_t row_blocks(std::int64_t rows) { return (rows + kGemmBlockRows - 1) 
 template <typename T>
 void dense_forward(const T* x, const T* w, const T* bias, T* y, std::int64_t rows, std::int64_t cin,
                    std::int64_t cout) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * cout * cin))
   for (std::int64_t blk = 0; blk < row_blocks(rows); ++blk) {
     const std::int64_t r0 = blk * kGemmBlockRows, n = std::min(kGemmBlockRows, rows - r0);
     gemm<T>(false, false, n, cout, cin, T(1), x + r0 * cin, cin, w, cout, T(0), y + r0 * cout, cout);
@@ -32,7 +33,7 @@ void dense_forward(const T* x, const T* w, const T* bias, T* y, std::int64_t row
 
 template <typename T>
 void add_bias(T* y, const T* bias, std::int64_t rows, std::int64_t cout) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * cout))
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < cout; ++c) y[r * cout + c] += bias[c];
 }
@@ -49,7 +50,7 @@ void dense_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* dbias,
                     std::int64_t cin, std::int64_t cout) {
   const std::int64_t blocks = row_blocks(rows);
   if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * cin * cout))
     for (std::int64_t blk = 0; blk < blocks; ++blk) {
       const std::int64_t r0 = blk * kGemmBlockRows, n = std::min(kGemmBlockRows, rows - r0);
       gemm<T>(false, true, n, cin, cout, T(1), dy + r0 * cout, cout, w, cout, T(1), dx + r0 * cin, cin);
@@ -59,13 +60,13 @@ void dense_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* dbias,
     // Per-block partial products, then their sum in block order (in double).
     const std::int64_t size = cin * cout;
     std::vector<T> partial(static_cast<std::size_t>(blocks * size));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(rows * cin * cout))
     for (std::int64_t blk = 0; blk < blocks; ++blk) {
       const std::int64_t r0 = blk * kGemmBlockRows, n = std::min(kGemmBlockRows, rows - r0);
       gemm<T>(true, false, cin, cout, n, T(1), x + r0 * cin, cin, dy + r0 * cout, cout, T(0),
               partial.data() + blk * size, cout);
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(size * blocks))
     for (std::int64_t i = 0; i < size; ++i) {
       double sum = 0.0;
       for (std::int64_t blk = 0; blk < blocks; ++blk) sum += partial[blk * size + i];

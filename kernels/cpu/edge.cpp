@@ -1,4 +1,5 @@
 #include "kernels/cpu/edge.h"
+#include "kernels/cpu/parallel.h"
 
 #include <algorithm>
 #include <vector>
@@ -14,7 +15,7 @@ std::int64_t first_bad_index(const std::int32_t* idx, std::int64_t count, std::i
 template <typename T>
 void edge_diff_forward(const T* x, const std::int32_t* idx, T* e, std::int64_t batch, std::int64_t n,
                        std::int64_t k, std::int64_t channels) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(batch * n * k * channels))
   for (std::int64_t r = 0; r < batch * n; ++r) {
     const std::int64_t b = r / n;
     const T* xi = x + r * channels;
@@ -29,7 +30,7 @@ void edge_diff_forward(const T* x, const std::int32_t* idx, T* e, std::int64_t b
 template <typename T>
 void edge_diff_backward(const std::int32_t* idx, const T* de, T* dx, std::int64_t batch, std::int64_t n,
                         std::int64_t k, std::int64_t channels) {
-#pragma omp parallel
+#pragma omp parallel if(parallel_worth(batch * n * k * channels))
   {
     std::vector<std::int64_t> offsets(static_cast<std::size_t>(n + 1)), next(static_cast<std::size_t>(n)),
         incoming(static_cast<std::size_t>(n * k));

@@ -1,21 +1,22 @@
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/parallel.h"
 
 namespace ucluster::cpu {
 
 template <typename T>
 void add_scaled(const T* a, const T* b, T* out, std::int64_t n, T alpha, T beta) {
   if (b == nullptr) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if(parallel_worth(n))
     for (std::int64_t i = 0; i < n; ++i) out[i] = alpha * a[i];
     return;
   }
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if(parallel_worth(n))
   for (std::int64_t i = 0; i < n; ++i) out[i] = alpha * a[i] + beta * b[i];
 }
 
 template <typename T>
 void accumulate_scaled(const T* x, T* y, std::int64_t n, T alpha) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if(parallel_worth(n))
   for (std::int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 

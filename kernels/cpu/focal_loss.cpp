@@ -1,4 +1,5 @@
 #include "kernels/cpu/focal_loss.h"
+#include "kernels/cpu/parallel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -30,7 +31,7 @@ template <typename T>
 void focal_loss_forward(const T* logits, const std::int32_t* target, T* loss, std::int64_t batch,
                         std::int64_t classes, double gamma, double alpha) {
   std::vector<double> fl(static_cast<std::size_t>(batch));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(batch * classes))
   for (std::int64_t b = 0; b < batch; ++b) {
     const T* l = logits + b * classes;
     double mx, sum;
@@ -48,7 +49,7 @@ template <typename T>
 void focal_loss_backward(const T* logits, const std::int32_t* target, const T* dloss, T* dlogits,
                          std::int64_t batch, std::int64_t classes, double gamma, double alpha) {
   const double scale = double(dloss[0]) / double(batch);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(batch * classes))
   for (std::int64_t b = 0; b < batch; ++b) {
     const T* l = logits + b * classes;
     T* dl = dlogits + b * classes;

@@ -1,4 +1,5 @@
 #include "kernels/cpu/kmeans_loss.h"
+#include "kernels/cpu/parallel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -44,7 +45,7 @@ template <typename T>
 void kmeans_loss_forward(const T* z, const T* mu, T* loss, T* dist, std::int64_t batch, std::int64_t clusters,
                          std::int64_t dim, double alpha) {
   std::vector<double> row_loss(static_cast<std::size_t>(batch));
-#pragma omp parallel
+#pragma omp parallel if(parallel_worth(batch * clusters * dim))
   {
     std::vector<double> d(static_cast<std::size_t>(clusters)), w(static_cast<std::size_t>(clusters));
 #pragma omp for schedule(static)
@@ -66,7 +67,7 @@ void kmeans_loss_backward(const T* z, const T* mu, const T* dloss, T* dz, T* dmu
   const double scale = double(dloss[0]) / double(batch);
   // g_bj = dL/dd_bj = (1/B) w_bj [1 - alpha (d_bj - sum_l w_bl d_bl)]  (spec 3.2, the m_b terms cancel).
   std::vector<double> g(static_cast<std::size_t>(batch * clusters));
-#pragma omp parallel
+#pragma omp parallel if(parallel_worth(batch * clusters * dim))
   {
     std::vector<double> d(static_cast<std::size_t>(clusters)), w(static_cast<std::size_t>(clusters));
 #pragma omp for schedule(static)
@@ -101,7 +102,7 @@ void kmeans_loss_backward(const T* z, const T* mu, const T* dloss, T* dz, T* dmu
 
 template <typename T>
 void kmeans_assign(const T* dist, std::int32_t* assign, std::int64_t batch, std::int64_t clusters) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(parallel_worth(batch * clusters))
   for (std::int64_t b = 0; b < batch; ++b) {
     const T* db = dist + b * clusters;
     std::int64_t best = 0;

@@ -1,4 +1,5 @@
 #include "kernels/cpu/knn.h"
+#include "kernels/cpu/parallel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -46,7 +47,7 @@ void knn_coordinates(const T* x, std::int32_t* idx, std::int64_t batch, std::int
   // Constants as TF converts the Python floats of pairwise_distanceR to the tensor's type.
   const T two_pi = T(2.0 * kPi), four_pi = T(4.0 * kPi), four_pi_sq = T(4.0 * (kPi * kPi));
   const T penalty = T(kKnnPaddingPenalty);
-#pragma omp parallel
+#pragma omp parallel if(parallel_worth(batch * n * n))
   {
     std::vector<T> sq(static_cast<std::size_t>(n)), pen(sq.size()), dist(sq.size());
     std::vector<std::int32_t> order;
@@ -91,7 +92,7 @@ void knn_coordinates(const T* x, std::int32_t* idx, std::int64_t batch, std::int
 template <typename T>
 void knn_features(const T* h, std::int32_t* idx, std::int64_t batch, std::int64_t n, std::int64_t channels,
                   std::int64_t k) {
-#pragma omp parallel
+#pragma omp parallel if(parallel_worth(batch * n * n * channels))
   {
     std::vector<T> ht(static_cast<std::size_t>(channels * n)), sq(static_cast<std::size_t>(n)), acc(sq.size()),
         dist(sq.size());

@@ -18,7 +18,7 @@ template <typename F>
 void column_sums(std::int64_t rows, std::int64_t channels, F&& f, double* out) {
   const std::int64_t blocks = (rows + kReduceBlockRows - 1) / kReduceBlockRows;
   std::vector<double> partial(static_cast<std::size_t>(blocks * channels), 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(blocks > 1)
   for (std::int64_t blk = 0; blk < blocks; ++blk) {
     double* p = partial.data() + blk * channels;
     const std::int64_t r_end = std::min(rows, (blk + 1) * kReduceBlockRows);
