@@ -68,6 +68,22 @@ nlohmann::json PassStats::to_json() const {
           {"full_batches", full_batches}, {"confusion", counts}};
 }
 
+void PassStats::add(Context& ctx, const model::Losses& losses, const Batch& b, std::int64_t batch_size) {
+  focal_sum += scalar(ctx, losses.focal);
+  kmeans_sum += scalar(ctx, losses.kmeans);
+  total_sum += scalar(ctx, losses.total);
+  batches += 1;
+  jets += b.size;
+  const std::vector<std::int32_t> pred32 = ctx.to_vector<std::int32_t>(losses.assignment);
+  const std::vector<int> pred(pred32.begin(), pred32.end()), truth = as_ints(b.truth, b.size);
+  confusion.add(truth, pred);
+  // The reference's per-batch mean covers full batches only (its loop drops the tail, spec 1.7).
+  if (b.size == batch_size) {
+    per_batch_accuracy_sum += cluster_accuracy(truth, pred).accuracy;
+    full_batches += 1;
+  }
+}
+
 PassStats PassStats::from_json(const nlohmann::json& j) {
   PassStats s;
   s.focal_sum = j.at("focal_sum");
@@ -154,18 +170,7 @@ void Trainer::train_epoch(int epoch) {
     optimizer_->update(ctx_, store_, last_lr_, frozen);
     model_.update_moving_statistics(ctx_, store_, out, last_bn_decay_);
 
-    running_.focal_sum += scalar(ctx_, losses.focal);
-    running_.kmeans_sum += scalar(ctx_, losses.kmeans);
-    running_.total_sum += total;
-    running_.batches += 1;
-    running_.jets += b.size;
-    const std::vector<std::int32_t> pred32 = ctx_.to_vector<std::int32_t>(losses.assignment);
-    const std::vector<int> pred(pred32.begin(), pred32.end()), truth = as_ints(b.truth, b.size);
-    running_.confusion.add(truth, pred);
-    if (b.size == config_.batch_size) {
-      running_.per_batch_accuracy_sum += cluster_accuracy(truth, pred).accuracy;
-      running_.full_batches += 1;
-    }
+    running_.add(ctx_, losses, b, config_.batch_size);
     if (collect) {
       const std::vector<float> z = ctx_.to_vector<float>(out.z->value);
       embeddings_.insert(embeddings_.end(), z.begin(), z.end());
@@ -197,19 +202,7 @@ PassStats Trainer::evaluate(int epoch) {
     model::ForwardOutput out = model_.forward(tape, store_, data, model::BatchNormMode::Inference);
     model::Losses losses =
         model::compute_losses(tape, out, param_var(store_, "mu"), targets, alpha, config_.losses(), joint);
-    stats.focal_sum += scalar(ctx_, losses.focal);
-    stats.kmeans_sum += scalar(ctx_, losses.kmeans);
-    stats.total_sum += scalar(ctx_, losses.total);
-    stats.batches += 1;
-    stats.jets += b.size;
-    const std::vector<std::int32_t> pred32 = ctx_.to_vector<std::int32_t>(losses.assignment);
-    const std::vector<int> pred(pred32.begin(), pred32.end()), truth = as_ints(b.truth, b.size);
-    stats.confusion.add(truth, pred);
-    // The reference's per-batch mean covers full batches only (its loop drops the tail, spec 1.7).
-    if (b.size == config_.batch_size) {
-      stats.per_batch_accuracy_sum += cluster_accuracy(truth, pred).accuracy;
-      stats.full_batches += 1;
-    }
+    stats.add(ctx_, losses, b, config_.batch_size);
   }
   return stats;
 }

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/loader.h"
+#include "model/losses.h"
 #include "model/ucluster_model.h"
 #include "train/config.h"
 #include "train/hungarian.h"
@@ -33,6 +34,8 @@ struct PassStats {
   std::int64_t full_batches = 0;
   ConfusionCounts confusion{3};
 
+  // Adds one batch: its losses, cluster assignment against the truth, per-batch accuracy when full.
+  void add(Context& ctx, const model::Losses& losses, const Batch& b, std::int64_t batch_size);
   nlohmann::json to_json() const;
   static PassStats from_json(const nlohmann::json& j);
   nlohmann::json summary() const;  // means and both accuracies
