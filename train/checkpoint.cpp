@@ -63,6 +63,14 @@ void save_checkpoint(Context& ctx, const std::string& path, const ParamStore& st
     }
     nlohmann::json state = data.state;
     state["format_version"] = kCheckpointFormatVersion;
+    // The per-epoch metrics history grows with the run (about 1 kB an epoch): it goes into a string
+    // dataset, one entry per epoch, because HDF5 keeps attributes compact (64 kB at most).
+    if (state.contains("history")) {
+      std::vector<std::string> lines;
+      for (const auto& h : state["history"]) lines.push_back(h.dump());
+      file.write_strings("state/history", lines);
+      state.erase("history");
+    }
     file.write_attribute("config", data.config.dump());
     file.write_attribute("state", state.dump());
     file.close();
@@ -81,6 +89,11 @@ void load_checkpoint(Context& ctx, const std::string& path, const ParamStore& st
   for (const auto& e : store.buffer_entries()) read_tensor(ctx, file, "buffers/" + e.name, store.buffer(e.name));
   if (!data) return;
   data->state = state;
+  if (file.contains("state/history")) {
+    nlohmann::json history = nlohmann::json::array();
+    for (const auto& line : file.read_strings("state/history")) history.push_back(nlohmann::json::parse(line));
+    data->state["history"] = history;
+  }
   data->config = nlohmann::json::parse(file.read_string_attribute("config"), nullptr, false);
   UCLUSTER_CHECK(!data->config.is_discarded(), "checkpoint '", path, "' has an unreadable config attribute");
   if (file.contains("optimizer/m")) {

@@ -3,6 +3,7 @@
 //   buffers/<name>       every batch-norm moving statistic
 //   optimizer/m, /v      Adam moments (flat, in parameter order), and the step in `state`
 //   kmeans/embeddings    embeddings collected so far in the k-means epoch (when mid-epoch)
+//   state/history        the metrics of every completed epoch (one JSON string each)
 // and two JSON attributes on the root: `config` (the full TrainConfig) and `state` (format
 // version, epoch, step in epoch, global step, RNG state, loader position, running metric sums of
 // the epoch in progress). Written to a temporary file and renamed, so a crash never leaves a
