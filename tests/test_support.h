@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,27 @@ inline ContextOptions cpu_options(std::uint64_t seed = 7) {
   o.device = "cpu";
   o.seed = seed;
   return o;
+}
+
+// A CUDA context, or nullptr (the test then skips, saying so) on a machine or build without a GPU.
+inline std::unique_ptr<Context> cuda_context() {
+  ContextOptions o = cpu_options();
+  o.device = "cuda";
+  try {
+    return std::make_unique<Context>(o);
+  } catch (const Error&) {
+    return nullptr;
+  }
+}
+
+// The message of the ucluster::Error that f throws, or "" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 // Uniform random tensor in [lo, hi) on the CPU.

@@ -8,16 +8,7 @@
 namespace ucluster {
 namespace {
 
-// A CUDA context, or nullptr (the test then skips) on a machine or build without a GPU.
-std::unique_ptr<Context> cuda_context() {
-  ContextOptions o = test::cpu_options();
-  o.device = "cuda";
-  try {
-    return std::make_unique<Context>(o);
-  } catch (const Error&) {
-    return nullptr;
-  }
-}
+using test::cuda_context;
 
 TEST(Adam, StepSizeIsTheBiasCorrectedLearningRate) {
   // lr sqrt(1 - beta2^t) / (1 - beta1^t): the golden train/step1_lr_t and train/step2_lr_t values.

@@ -4,14 +4,7 @@
 namespace ucluster {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(Edge, ForwardIsCentralMinusNeighbour) {
   Context ctx(test::cpu_options());

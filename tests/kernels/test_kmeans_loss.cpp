@@ -11,16 +11,7 @@ namespace {
 using test::gradcheck;
 using test::random_tensor;
 
-// A CUDA context, or nullptr (the test then skips) on a machine or build without a GPU.
-std::unique_ptr<Context> cuda_context() {
-  ContextOptions o = test::cpu_options();
-  o.device = "cuda";
-  try {
-    return std::make_unique<Context>(o);
-  } catch (const Error&) {
-    return nullptr;
-  }
-}
+using test::cuda_context;
 
 TEST(KMeansLoss, ForwardMatchesHandComputedValues) {
   Context ctx(test::cpu_options());

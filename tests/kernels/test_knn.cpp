@@ -18,14 +18,7 @@ Tensor jet(Context& ctx, const std::vector<std::array<double, 3>>& points) {
   return ctx.from_vector<T>({1, std::int64_t(points.size()), 3}, v);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(Knn, CoordinateModeTiesGoToTheLowerIndex) {
   Context ctx(test::cpu_options());
