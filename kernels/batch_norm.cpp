@@ -43,11 +43,12 @@ void check_eps(const char* op, double eps) {
 
 void batch_norm_train_forward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
                               const Tensor& y, const Tensor& batch_mean, const Tensor& batch_var,
-                              const Tensor& inv_std) {
+                              const Tensor& inv_std, const ReplicaSum& sync) {
   const char* op = "batch_norm (training)";
   const std::int64_t C = check_input(op, x);
   const std::int64_t rows = x.shape().rows();
-  UCLUSTER_CHECK(rows > 0, op, ": input ", x.describe(), " has no rows to take batch statistics over");
+  // With sync, the other replicas' rows count too (header): 0 local rows are allowed.
+  UCLUSTER_CHECK(rows > 0 || sync, op, ": input ", x.describe(), " has no rows to take batch statistics over");
   check_eps(op, eps);
   check_channel_vector(op, "gamma", gamma, x);
   check_channel_vector(op, "beta", beta, x);
@@ -60,7 +61,8 @@ void batch_norm_train_forward(Context& ctx, const Tensor& x, const Tensor& gamma
       dispatch_float(op, x.dtype(), [&](auto zero) {
         using T = decltype(zero);
         cpu::batch_norm_train_forward<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), y.data<T>(),
-                                         batch_mean.data<T>(), batch_var.data<T>(), inv_std.data<T>(), rows, C, eps);
+                                         batch_mean.data<T>(), batch_var.data<T>(), inv_std.data<T>(), rows, C, eps,
+                                         sync);
       });
       return;
     case DeviceKind::CUDA:
@@ -68,14 +70,14 @@ void batch_norm_train_forward(Context& ctx, const Tensor& x, const Tensor& gamma
       UCLUSTER_CUDA_CALL(op, cuda::batch_norm_train_forward(ctx, x.data<float>(), gamma.data<float>(),
                                                             beta.data<float>(), y.data<float>(),
                                                             batch_mean.data<float>(), batch_var.data<float>(),
-                                                            inv_std.data<float>(), rows, C, eps));
+                                                            inv_std.data<float>(), rows, C, eps, sync));
       return;
   }
 }
 
 void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& batch_mean,
                                const Tensor& inv_std, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
-                               const Tensor& dbeta) {
+                               const Tensor& dbeta, const ReplicaSum& sync) {
   const char* op = "batch_norm (training) backward";
   const std::int64_t C = check_input(op, x);
   const std::int64_t rows = x.shape().rows();
@@ -86,14 +88,14 @@ void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamm
   if (dx.defined()) check_same_as_input(op, "input gradient", dx, x);
   if (dgamma.defined()) check_channel_vector(op, "gamma gradient", dgamma, x);
   if (dbeta.defined()) check_channel_vector(op, "beta gradient", dbeta, x);
-  if (rows == 0) return;
+  if (rows == 0 && !sync) return;  // with sync, this replica still takes part in the sync call
   switch (x.device().kind) {
     case DeviceKind::CPU:
       dispatch_float(op, x.dtype(), [&](auto zero) {
         using T = decltype(zero);
         cpu::batch_norm_train_backward<T>(x.data<T>(), gamma.data<T>(), batch_mean.data<T>(), inv_std.data<T>(),
                                           dy.data<T>(), ptr_or_null<T>(dx), ptr_or_null<T>(dgamma),
-                                          ptr_or_null<T>(dbeta), rows, C);
+                                          ptr_or_null<T>(dbeta), rows, C, sync);
       });
       return;
     case DeviceKind::CUDA:
@@ -101,7 +103,7 @@ void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamm
       UCLUSTER_CUDA_CALL(op, cuda::batch_norm_train_backward(
                                  ctx, x.data<float>(), gamma.data<float>(), batch_mean.data<float>(),
                                  inv_std.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
-                                 ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C));
+                                 ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, sync));
       return;
   }
 }
@@ -197,7 +199,8 @@ void batch_norm_update_moving(Context& ctx, const Tensor& moving_mean, const Ten
   }
 }
 
-BatchNormResult batch_norm_train(Tape& tape, const Var& x, const Var& gamma, const Var& beta, double eps) {
+BatchNormResult batch_norm_train(Tape& tape, const Var& x, const Var& gamma, const Var& beta, double eps,
+                                 const ReplicaSum& sync) {
   UCLUSTER_CHECK(x && gamma && beta, "batch_norm (training): input, gamma and beta must all be given");
   Context& ctx = tape.ctx();
   const Tensor& xv = x->value;
@@ -208,16 +211,18 @@ BatchNormResult batch_norm_train(Tape& tape, const Var& x, const Var& gamma, con
   result.batch_mean = ctx.empty(channels, xv.dtype(), xv.device());
   result.batch_var = ctx.empty(channels, xv.dtype(), xv.device());
   Tensor inv_std = ctx.empty(channels, xv.dtype(), xv.device());
-  batch_norm_train_forward(ctx, xv, gamma->value, beta->value, eps, y, result.batch_mean, result.batch_var, inv_std);
+  batch_norm_train_forward(ctx, xv, gamma->value, beta->value, eps, y, result.batch_mean, result.batch_var, inv_std,
+                           sync);
   result.y = tape.output(y, {&x, &gamma, &beta});
   if (result.y->requires_grad) {
     const Var out = result.y;
     const Tensor mean = result.batch_mean;
-    tape.record("batch_norm_train", [&tape, x, gamma, beta, out, mean, inv_std] {
+    // The closure owns a copy of sync: the caller's ReplicaSum may be gone by backward time.
+    tape.record("batch_norm_train", [&tape, x, gamma, beta, out, mean, inv_std, sync] {
       batch_norm_train_backward(tape.ctx(), x->value, gamma->value, mean, inv_std, tape.grad(out),
                                 x->requires_grad ? tape.grad(x) : Tensor(),
                                 gamma->requires_grad ? tape.grad(gamma) : Tensor(),
-                                beta->requires_grad ? tape.grad(beta) : Tensor());
+                                beta->requires_grad ? tape.grad(beta) : Tensor(), sync);
     });
   }
   return result;

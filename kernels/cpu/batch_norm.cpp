@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/error.h"
 #include "kernels/cpu/reduce.h"
 
 namespace ucluster::cpu {
@@ -15,8 +16,7 @@ Doubles doubles(std::int64_t n) { return Doubles(static_cast<std::size_t>(n)); }
 
 // dbeta += s_dy, dgamma += s_dy_xhat, where the sums run over rows in double.
 template <typename T>
-void add_parameter_grads(const Doubles& s_dy, const Doubles& s_dy_xhat, T* dgamma, T* dbeta,
-                         std::int64_t channels) {
+void add_parameter_grads(const double* s_dy, const double* s_dy_xhat, T* dgamma, T* dbeta, std::int64_t channels) {
   for (std::int64_t c = 0; c < channels; ++c) {
     if (dbeta) dbeta[c] += static_cast<T>(s_dy[c]);
     if (dgamma) dgamma[c] += static_cast<T>(s_dy_xhat[c]);
@@ -26,12 +26,21 @@ void add_parameter_grads(const Doubles& s_dy, const Doubles& s_dy_xhat, T* dgamm
 
 template <typename T>
 void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T* batch_mean, T* batch_var,
-                              T* inv_std, std::int64_t rows, std::int64_t channels, double eps) {
+                              T* inv_std, std::int64_t rows, std::int64_t channels, double eps,
+                              const ReplicaSum& sync) {
   const std::int64_t C = channels;
-  Doubles mean = doubles(C), var = doubles(C), inv = doubles(C);
+  // mean holds the C column sums and, for the sync call, the row count after them.
+  Doubles mean = doubles(C + 1), var = doubles(C), inv = doubles(C);
   column_sums(rows, C, [&](std::int64_t r, std::int64_t c) { return double(x[r * C + c]); }, mean.data());
-  for (std::int64_t c = 0; c < C; ++c) mean[c] /= double(rows);
-  // Two-pass biased variance, spec 2.1 (tf.nn.moments: mean of squared differences from the mean).
+  mean[C] = double(rows);
+  if (sync) {
+    sync(mean.data(), C + 1);
+    UCLUSTER_CHECK(mean[C] > 0, "batch_norm (training): no rows on any replica to take batch statistics over");
+  }
+  const double m = mean[C];
+  for (std::int64_t c = 0; c < C; ++c) mean[c] /= m;
+  // Two-pass biased variance, spec 2.1 (tf.nn.moments: mean of squared differences from the mean);
+  // with sync, around the global mean.
   column_sums(
       rows, C,
       [&](std::int64_t r, std::int64_t c) {
@@ -39,8 +48,9 @@ void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T
         return d * d;
       },
       var.data());
+  if (sync) sync(var.data(), C);
   for (std::int64_t c = 0; c < C; ++c) {
-    var[c] /= double(rows);
+    var[c] /= m;
     inv[c] = 1.0 / std::sqrt(var[c] + eps);
     batch_mean[c] = static_cast<T>(mean[c]);
     batch_var[c] = static_cast<T>(var[c]);
@@ -54,18 +64,24 @@ void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T
 
 template <typename T>
 void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy, T* dx,
-                               T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels) {
+                               T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels,
+                               const ReplicaSum& sync) {
   const std::int64_t C = channels;
   auto xhat = [&](std::int64_t r, std::int64_t c) {
     return (double(x[r * C + c]) - double(batch_mean[c])) * double(inv_std[c]);
   };
-  Doubles s_dy = doubles(C), s_dy_xhat = doubles(C);
-  column_sums(rows, C, [&](std::int64_t r, std::int64_t c) { return double(dy[r * C + c]); }, s_dy.data());
-  column_sums(
-      rows, C, [&](std::int64_t r, std::int64_t c) { return double(dy[r * C + c]) * xhat(r, c); }, s_dy_xhat.data());
+  // sums = [sum dy (C), sum dy x_hat (C), rows]: one buffer for the one sync call.
+  Doubles sums = doubles(2 * C + 1);
+  double* s_dy = sums.data();
+  double* s_dy_xhat = s_dy + C;
+  column_sums(rows, C, [&](std::int64_t r, std::int64_t c) { return double(dy[r * C + c]); }, s_dy);
+  column_sums(rows, C, [&](std::int64_t r, std::int64_t c) { return double(dy[r * C + c]) * xhat(r, c); }, s_dy_xhat);
+  // Local: the data-parallel gradient all-reduce averages the parameter gradients later.
   add_parameter_grads(s_dy, s_dy_xhat, dgamma, dbeta, C);
+  sums[2 * C] = double(rows);
+  if (sync) sync(sums.data(), 2 * C + 1);
   if (!dx) return;
-  const double m = double(rows);
+  const double m = sums[2 * C];
 #pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < C; ++c) {
@@ -102,7 +118,7 @@ void batch_norm_inference_backward(const T* x, const T* gamma, const T* mean, co
           return double(dy[r * C + c]) * (double(x[r * C + c]) - double(mean[c])) * inv[c];
         },
         s_dy_xhat.data());
-    add_parameter_grads(s_dy, s_dy_xhat, dgamma, dbeta, C);
+    add_parameter_grads(s_dy.data(), s_dy_xhat.data(), dgamma, dbeta, C);
   }
   if (!dx) return;
 #pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
@@ -125,9 +141,9 @@ void batch_norm_update_moving(T* moving_mean, T* moving_var, const T* batch_mean
 
 #define UCLUSTER_INSTANTIATE_BATCH_NORM(T)                                                                        \
   template void batch_norm_train_forward<T>(const T*, const T*, const T*, T*, T*, T*, T*, std::int64_t,           \
-                                            std::int64_t, double);                                                \
+                                            std::int64_t, double, const ReplicaSum&);                             \
   template void batch_norm_train_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \
-                                             std::int64_t, std::int64_t);                                         \
+                                             std::int64_t, std::int64_t, const ReplicaSum&);                      \
   template void batch_norm_inference_forward<T>(const T*, const T*, const T*, const T*, const T*, T*,             \
                                                 std::int64_t, std::int64_t, double);                              \
   template void batch_norm_inference_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,    \

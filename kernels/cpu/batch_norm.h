@@ -6,21 +6,28 @@
 
 #include <cstdint>
 
+#include "kernels/replica_sum.h"
+
 namespace ucluster::cpu {
 
 // Training mode: batch_mean[c], batch_var[c] (biased), inv_std[c] = 1/sqrt(var + eps) and
-// y = gamma (x - mean) inv_std + beta. rows must be > 0.
+// y = gamma (x - mean) inv_std + beta. rows must be > 0 unless sync is given. With sync
+// (kernels/batch_norm.h), the statistics are global: sync is called on [sum_r x (C), rows] (C + 1
+// doubles), then on [sum_r (x - mean)^2] (C doubles); throws if the replicas have no row at all.
 template <typename T>
 void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T* batch_mean, T* batch_var,
-                              T* inv_std, std::int64_t rows, std::int64_t channels, double eps);
+                              T* inv_std, std::int64_t rows, std::int64_t channels, double eps,
+                              const ReplicaSum& sync);
 
 // Training-mode gradient with x_hat = (x - mean) inv_std, M = rows:
 //   dbeta += sum_r dy, dgamma += sum_r dy x_hat,
 //   dx += gamma inv_std / M (M dy - sum_r dy - x_hat sum_r dy x_hat).
-// Any of dx, dgamma, dbeta may be nullptr.
+// With sync, dbeta and dgamma stay local and dx uses the global sums and M, from one sync call on
+// [sum_r dy (C), sum_r dy x_hat (C), rows] (2C + 1 doubles). Any of dx, dgamma, dbeta may be nullptr.
 template <typename T>
 void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy, T* dx,
-                               T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels);
+                               T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels,
+                               const ReplicaSum& sync);
 
 // Inference mode: y = gamma (x - mean) / sqrt(var + eps) + beta with the moving statistics.
 template <typename T>

@@ -62,7 +62,8 @@ struct GradTerms {
   }
 };
 
-// partial[(slice * C + c) * 2 + {0,1}] = sums of the two terms over the slice's rows.
+// partial[(slice * C + c) * 2 + {0,1}] = sums of the two terms over the slice's rows (zeros when
+// rows == 0, which synchronised batch norm allows on a replica).
 template <typename F>
 __global__ void column_partials_kernel(F f, std::int64_t rows, std::int64_t C, std::int64_t rows_per_slice,
                                        double* partial) {
@@ -139,6 +140,7 @@ class Scratch {
 template <typename F>
 void column_sums(Context& ctx, const Scratch& scratch, F f, std::int64_t rows, std::int64_t C, double* sums,
                  const char* op) {
+  if (C == 0) return;  // no channels: an empty grid would be an invalid launch
   const Slicing& s = scratch.slicing();
   const dim3 grid(static_cast<unsigned>((C + kTileChannels - 1) / kTileChannels), static_cast<unsigned>(s.slices));
   const dim3 block(kTileChannels, kRowLanes);
@@ -148,21 +150,25 @@ void column_sums(Context& ctx, const Scratch& scratch, F f, std::int64_t rows, s
   check_launch(op);
 }
 
+// The local row count after the sums, for the sync call (in double: exact up to 2^53 rows).
+__global__ void store_count_kernel(double* out, double count) { *out = count; }
+
 // Training statistics from the sums: kept in double for the normalisation, written out as float.
-__global__ void mean_kernel(const double* sums, std::int64_t rows, std::int64_t C, double* mean_d,
-                            float* batch_mean) {
+// global_rows: the synced row count in device memory, or nullptr for this replica's rows.
+__global__ void mean_kernel(const double* sums, std::int64_t rows, const double* global_rows, std::int64_t C,
+                            double* mean_d, float* batch_mean) {
   const std::int64_t c = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
   if (c >= C) return;
-  const double m = sums[c * 2] / double(rows);
+  const double m = sums[c * 2] / (global_rows ? *global_rows : double(rows));
   mean_d[c] = m;
   batch_mean[c] = static_cast<float>(m);
 }
 
-__global__ void variance_kernel(const double* sums, std::int64_t rows, std::int64_t C, double eps, double* inv_d,
-                                float* batch_var, float* inv_std) {
+__global__ void variance_kernel(const double* sums, std::int64_t rows, const double* global_rows, std::int64_t C,
+                                double eps, double* inv_d, float* batch_var, float* inv_std) {
   const std::int64_t c = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
   if (c >= C) return;
-  const double v = sums[c * 2] / double(rows);
+  const double v = sums[c * 2] / (global_rows ? *global_rows : double(rows));
   const double inv = 1.0 / sqrt(v + eps);
   inv_d[c] = inv;
   batch_var[c] = static_cast<float>(v);
@@ -192,10 +198,11 @@ __global__ void add_parameter_grads_kernel(const double* sums, std::int64_t C, f
   if (dgamma) dgamma[c] += static_cast<float>(sums[c * 2 + 1]);
 }
 
-// dx += gamma inv / M (M dy - sum dy - x_hat sum dy x_hat).
+// dx += gamma inv / M (M dy - sum dy - x_hat sum dy x_hat); M = *global_m when synced, else local_m.
 __global__ void train_input_grad_kernel(const float* x, const float* gamma, const float* mean, const float* inv_std,
                                         const float* dy, const double* sums, float* dx, std::int64_t n,
-                                        std::int64_t C, double m) {
+                                        std::int64_t C, double local_m, const double* global_m) {
+  const double m = global_m ? *global_m : local_m;
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t c = i % C;
@@ -227,20 +234,30 @@ __global__ void update_moving_kernel(float* moving_mean, float* moving_var, cons
 
 void batch_norm_train_forward(Context& ctx, const float* x, const float* gamma, const float* beta, float* y,
                               float* batch_mean, float* batch_var, float* inv_std, std::int64_t rows,
-                              std::int64_t channels, double eps) {
+                              std::int64_t channels, double eps, const ReplicaSum& sync) {
   const std::int64_t C = channels;
-  if (rows == 0 || C == 0) return;
-  // extra: sums [2C], mean [C], inv [C]
-  Scratch scratch(ctx, rows, C, 4 * C);
+  // With sync, a replica without rows (or channels) still makes its two sync calls.
+  if (!sync && (rows == 0 || C == 0)) return;
+  // extra: sums [2C], row count [1], mean [C], inv [C]
+  Scratch scratch(ctx, rows, C, 4 * C + 1);
   double* sums = scratch.extra();
-  double* mean_d = sums + 2 * C;
+  double* count = sums + 2 * C;
+  double* mean_d = count + 1;
   double* inv_d = mean_d + C;
+  const double* global_rows = sync ? count : nullptr;
   const char* op = "batch_norm (training)";
   column_sums(ctx, scratch, MeanTerms{x, C}, rows, C, sums, op);
-  mean_kernel<<<grid_for(C, 128), 128, 0, stream(ctx)>>>(sums, rows, C, mean_d, batch_mean);
+  if (sync) {
+    store_count_kernel<<<1, 1, 0, stream(ctx)>>>(count, double(rows));
+    check_launch(op);
+    sync(sums, 2 * C + 1);
+  }
+  mean_kernel<<<grid_for(C, 128), 128, 0, stream(ctx)>>>(sums, rows, global_rows, C, mean_d, batch_mean);
   check_launch(op);
   column_sums(ctx, scratch, VarianceTerms{x, mean_d, C}, rows, C, sums, op);
-  variance_kernel<<<grid_for(C, 128), 128, 0, stream(ctx)>>>(sums, rows, C, eps, inv_d, batch_var, inv_std);
+  if (sync) sync(sums, 2 * C);
+  variance_kernel<<<grid_for(C, 128), 128, 0, stream(ctx)>>>(sums, rows, global_rows, C, eps, inv_d, batch_var,
+                                                              inv_std);
   check_launch(op);
   const std::int64_t n = rows * C;
   normalize_kernel<double><<<grid_for(n, 256), 256, 0, stream(ctx)>>>(x, gamma, beta, mean_d, inv_d, y, n, C);
@@ -249,21 +266,31 @@ void batch_norm_train_forward(Context& ctx, const float* x, const float* gamma, 
 
 void batch_norm_train_backward(Context& ctx, const float* x, const float* gamma, const float* batch_mean,
                                const float* inv_std, const float* dy, float* dx, float* dgamma, float* dbeta,
-                               std::int64_t rows, std::int64_t channels) {
+                               std::int64_t rows, std::int64_t channels, const ReplicaSum& sync) {
   const std::int64_t C = channels;
-  if (rows == 0 || C == 0) return;
-  Scratch scratch(ctx, rows, C, 2 * C);
+  // With sync, a replica without rows (or channels) still makes its sync call.
+  if (!sync && (rows == 0 || C == 0)) return;
+  // extra: sums [2C], row count [1]
+  Scratch scratch(ctx, rows, C, 2 * C + 1);
   double* sums = scratch.extra();
+  double* count = sums + 2 * C;
   const char* op = "batch_norm (training) backward";
   column_sums(ctx, scratch, GradTerms<float, float>{x, dy, batch_mean, inv_std, C}, rows, C, sums, op);
+  // The parameter gradients take the LOCAL sums (enqueued before the sync call overwrites them):
+  // the data-parallel gradient all-reduce averages them later.
   if (dgamma || dbeta) {
     add_parameter_grads_kernel<<<grid_for(C, 128), 128, 0, stream(ctx)>>>(sums, C, dgamma, dbeta);
     check_launch(op);
   }
+  if (sync) {
+    store_count_kernel<<<1, 1, 0, stream(ctx)>>>(count, double(rows));
+    check_launch(op);
+    sync(sums, 2 * C + 1);
+  }
   if (dx) {
     const std::int64_t n = rows * C;
-    train_input_grad_kernel<<<grid_for(n, 256), 256, 0, stream(ctx)>>>(x, gamma, batch_mean, inv_std, dy, sums, dx,
-                                                                        n, C, double(rows));
+    train_input_grad_kernel<<<grid_for(n, 256), 256, 0, stream(ctx)>>>(
+        x, gamma, batch_mean, inv_std, dy, sums, dx, n, C, double(rows), sync ? count : nullptr);
     check_launch(op);
   }
 }

@@ -1,5 +1,9 @@
+#include <barrier>
 #include <cmath>
+#include <cstdio>
+#include <thread>
 
+#include "engine/cuda_runtime.h"
 #include "kernels/batch_norm.h"
 #include "tests/test_support.h"
 
@@ -262,6 +266,298 @@ TEST(BatchNorm, RejectsBadShapesWithAClearMessage) {
   Tape tape(ctx);
   EXPECT_THROW(batch_norm_train(tape, make_var(x), make_var(c3), make_var(c2)), Error);
   EXPECT_THROW(batch_norm_train(tape, make_var(x), nullptr, make_var(c2)), Error);
+}
+
+// ---- Synchronised batch norm (issue #5 item 3) ----
+
+// A two-party all-reduce for two replicas simulated by two threads: each deposits its n values,
+// both wait, both add slot 0 + slot 1 in that order (so the two replicas get the same bits), and
+// both wait again before a slot may be reused. It logs n per call and replica.
+class TwoReplicaAllReduce {
+ public:
+  ReplicaSum for_replica(int r) {
+    return [this, r](double* values, std::int64_t n) { sum(r, values, n); };
+  }
+  // A replica that failed leaves the barrier, so the other one cannot hang.
+  void leave() { barrier_.arrive_and_drop(); }
+  const std::vector<std::int64_t>& calls(int r) const { return calls_[r]; }
+
+ private:
+  void sum(int r, double* values, std::int64_t n) {
+    calls_[r].push_back(n);
+    slots_[r].assign(values, values + n);
+    barrier_.arrive_and_wait();
+    if (slots_[0].size() == slots_[1].size())  // a mismatch shows in calls()
+      for (std::int64_t i = 0; i < n; ++i) values[i] = slots_[0][i] + slots_[1][i];
+    barrier_.arrive_and_wait();
+  }
+  std::barrier<> barrier_{2};
+  std::vector<double> slots_[2];
+  std::vector<std::int64_t> calls_[2];
+};
+
+// A batch of `rows` rows of C channels in double, with parameters and an output gradient.
+struct SyncProblem {
+  std::int64_t rows, C;
+  std::vector<double> x, gamma, beta, dy;
+};
+
+SyncProblem make_sync_problem(std::int64_t rows, std::int64_t C) {
+  Context ctx(test::cpu_options(11));
+  return {rows, C, ctx.to_vector<double>(random_tensor(ctx, {rows, C}, DType::F64, -2, 3)),
+          ctx.to_vector<double>(random_tensor(ctx, {C}, DType::F64, 0.5, 1.5)),
+          ctx.to_vector<double>(random_tensor(ctx, {C})), ctx.to_vector<double>(random_tensor(ctx, {rows, C}))};
+}
+
+struct BatchNormRun {
+  std::vector<double> y, mean, var, dx, dgamma, dbeta;
+  std::string error;
+};
+
+// batch_norm_train forward and backward (Tape form) on rows [begin, end) of p, in T on ctx's device.
+template <typename T>
+BatchNormRun run_rows(Context& ctx, const SyncProblem& p, std::int64_t begin, std::int64_t end,
+                      const ReplicaSum& sync) {
+  const std::int64_t C = p.C;
+  auto tensor = [&](const Shape& shape, const std::vector<double>& v, std::int64_t first) {
+    return ctx.from_vector<T>(shape, std::vector<T>(v.begin() + first, v.begin() + first + shape.numel()));
+  };
+  auto values = [&](const Tensor& t) {
+    const std::vector<T> v = ctx.to_vector<T>(t);
+    return std::vector<double>(v.begin(), v.end());
+  };
+  Tape tape(ctx);
+  Var x = make_var(tensor({end - begin, C}, p.x, begin * C), true);
+  Var gamma = make_var(tensor({C}, p.gamma, 0), true), beta = make_var(tensor({C}, p.beta, 0), true);
+  BatchNormResult r = batch_norm_train(tape, x, gamma, beta, kBatchNormEpsilon, sync);
+  tape.backward(r.y, tensor({end - begin, C}, p.dy, begin * C));
+  return {values(r.y->value), values(r.batch_mean), values(r.batch_var), values(x->grad),
+          values(gamma->grad), values(beta->grad), ""};
+}
+
+BatchNormRun run_rows_on_cpu(const SyncProblem& p, std::int64_t begin, std::int64_t end, const ReplicaSum& sync) {
+  Context ctx(test::cpu_options());
+  return run_rows<double>(ctx, p, begin, end, sync);
+}
+
+// Runs replica(0) and replica(1) on two threads; a replica that throws records the message and
+// leaves the all-reduce.
+template <typename F>
+void run_two_replicas(TwoReplicaAllReduce& all_reduce, BatchNormRun (&rep)[2], F replica) {
+  auto body = [&](int r) {
+    try {
+      rep[r] = replica(r);
+    } catch (const std::exception& e) {
+      rep[r].error = e.what();
+      all_reduce.leave();
+    }
+  };
+  std::thread t0(body, 0), t1(body, 1);
+  t0.join();
+  t1.join();
+}
+
+// Tolerance of the two-replica comparison: the replicas add their partial sums in a different
+// order than one process does, so results differ by rounding only. Every sum runs over <= 20
+// terms of magnitude <= ~25 (squared deviations of x in [-2, 3)); its rounding error is below
+// 20 * 2^-53 * 20 * 25 ~ 1e-12 absolute in the worst case and ~1e-15 typically, and the
+// statistics divide it by the row count; y, dx, dgamma, dbeta are well-conditioned O(1)
+// functions of the sums (gamma in [0.5, 1.5], var >= ~0.5). 1e-12 * (1 + |reference|) is far
+// above that rounding yet any wrong term (a local instead of a global sum) is off by >= 1e-2.
+constexpr double kSyncTolerance = 1e-12;
+
+double max_error(const std::vector<double>& got, const std::vector<double>& want, const char* what) {
+  EXPECT_EQ(got.size(), want.size()) << what;
+  double worst = 0;
+  for (std::size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+    const double err = std::abs(got[i] - want[i]) / (1 + std::abs(want[i]));
+    EXPECT_LE(err, kSyncTolerance) << what << "[" << i << "]: " << got[i] << " vs " << want[i];
+    worst = std::max(worst, err);
+  }
+  return worst;
+}
+
+std::vector<double> concat(std::vector<double> a, const std::vector<double>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::vector<double> add(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> s(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) s[i] = a[i] + b[i];
+  return s;
+}
+
+// Two replicas with rows [0, split) and [split, rows) against one process with all rows.
+void check_two_replicas(std::int64_t split) {
+  const SyncProblem p = make_sync_problem(20, 3);
+  const BatchNormRun full = run_rows_on_cpu(p, 0, p.rows, {});
+  TwoReplicaAllReduce all_reduce;
+  BatchNormRun rep[2];
+  run_two_replicas(all_reduce, rep, [&](int r) {
+    return r == 0 ? run_rows_on_cpu(p, 0, split, all_reduce.for_replica(0))
+                  : run_rows_on_cpu(p, split, p.rows, all_reduce.for_replica(1));
+  });
+  ASSERT_EQ(rep[0].error, "");
+  ASSERT_EQ(rep[1].error, "");
+  const std::int64_t C = p.C;
+  const std::vector<std::int64_t> expected_calls{C + 1, C, 2 * C + 1};  // CPU layout, cpu/batch_norm.h
+  EXPECT_EQ(all_reduce.calls(0), expected_calls);
+  EXPECT_EQ(all_reduce.calls(1), expected_calls);
+  // Both replicas see the same global statistics, bit for bit.
+  EXPECT_EQ(rep[0].mean, rep[1].mean);
+  EXPECT_EQ(rep[0].var, rep[1].var);
+  double worst = 0;
+  worst = std::max(worst, max_error(rep[0].mean, full.mean, "batch_mean"));
+  worst = std::max(worst, max_error(rep[0].var, full.var, "batch_var"));
+  worst = std::max(worst, max_error(concat(rep[0].y, rep[1].y), full.y, "y"));
+  worst = std::max(worst, max_error(concat(rep[0].dx, rep[1].dx), full.dx, "dx"));
+  worst = std::max(worst, max_error(add(rep[0].dgamma, rep[1].dgamma), full.dgamma, "dgamma"));
+  worst = std::max(worst, max_error(add(rep[0].dbeta, rep[1].dbeta), full.dbeta, "dbeta"));
+  // The parameter gradients stay local: dbeta of a replica is the sum of its own dy rows.
+  for (int r = 0; r < 2; ++r) {
+    const std::int64_t begin = r == 0 ? 0 : split, end = r == 0 ? split : p.rows;
+    for (std::int64_t c = 0; c < C; ++c) {
+      double local = 0;
+      for (std::int64_t row = begin; row < end; ++row) local += p.dy[row * C + c];
+      EXPECT_NEAR(rep[r].dbeta[c], local, kSyncTolerance * (1 + std::abs(local))) << "replica " << r << ", " << c;
+    }
+  }
+  std::printf("[ sync bn  ] rows %lld + %lld: max relative error vs one process %.3g\n",
+              static_cast<long long>(split), static_cast<long long>(p.rows - split), worst);
+}
+
+TEST(BatchNormSync, TwoEqualReplicasMatchOneProcess) { check_two_replicas(10); }
+TEST(BatchNormSync, TwoUnequalReplicasMatchOneProcess) { check_two_replicas(7); }
+TEST(BatchNormSync, AReplicaWithoutRowsStillTakesPart) { check_two_replicas(0); }
+
+// The CUDA path (skipped without a GPU): two replicas, each on its own CUDA context and thread,
+// whose sync copies the device sums to the host, all-reduces them there and copies them back,
+// against one CUDA process on all rows. Both compute in double and round the outputs to float32
+// once; batch_mean and inv_std reach the backward as float32, so a split-order difference in the
+// double sums (~1e-16) can move them by 1 ulp (6e-8 relative) and dx by a few ulps: the tolerance
+// 1e-5 (1 + |reference|) is far below the effect of any wrong term (>= 1e-2). Also: the same
+// calls as documented in cuda/batch_norm.h, and an identity sync bit-identical to none.
+TEST(BatchNormSync, CudaTwoReplicasMatchOneProcessAndIdentityIsBitIdentical) {
+  if (!test::cuda_context()) GTEST_SKIP() << "no CUDA device";
+  const SyncProblem p = make_sync_problem(20, 3);
+  const std::int64_t C = p.C;
+  auto run_on_gpu = [&](std::int64_t begin, std::int64_t end, const ReplicaSum& host_sum) {
+    auto gpu = test::cuda_context();
+    Context& ctx = *gpu;
+    ReplicaSum via_host;
+    if (host_sum)
+      via_host = [&ctx, &host_sum](double* device_values, std::int64_t n) {
+        std::vector<double> h(static_cast<std::size_t>(n));
+        const std::size_t bytes = h.size() * sizeof(double);
+        cuda_runtime::copy(h.data(), device_values, bytes, false, true, ctx.cuda());  // waits for the stream
+        host_sum(h.data(), n);
+        cuda_runtime::copy(device_values, h.data(), bytes, true, false, ctx.cuda());
+        ctx.synchronize();  // h must outlive the copy
+      };
+    return run_rows<float>(ctx, p, begin, end, via_host);
+  };
+  const BatchNormRun full = run_on_gpu(0, p.rows, {});
+  const BatchNormRun identity = run_on_gpu(0, p.rows, [](double*, std::int64_t) {});
+  EXPECT_EQ(identity.y, full.y);
+  EXPECT_EQ(identity.mean, full.mean);
+  EXPECT_EQ(identity.var, full.var);
+  EXPECT_EQ(identity.dx, full.dx);
+  EXPECT_EQ(identity.dgamma, full.dgamma);
+  EXPECT_EQ(identity.dbeta, full.dbeta);
+  for (std::int64_t split : {7, 0}) {
+    TwoReplicaAllReduce all_reduce;
+    BatchNormRun rep[2];
+    const ReplicaSum sums[2] = {all_reduce.for_replica(0), all_reduce.for_replica(1)};
+    run_two_replicas(all_reduce, rep, [&](int r) {
+      return r == 0 ? run_on_gpu(0, split, sums[0]) : run_on_gpu(split, p.rows, sums[1]);
+    });
+    ASSERT_EQ(rep[0].error, "") << "split " << split;
+    ASSERT_EQ(rep[1].error, "") << "split " << split;
+    const std::vector<std::int64_t> expected_calls{2 * C + 1, 2 * C, 2 * C + 1};
+    EXPECT_EQ(all_reduce.calls(0), expected_calls);
+    EXPECT_EQ(all_reduce.calls(1), expected_calls);
+    auto expect_close = [&](const std::vector<double>& got, const std::vector<double>& want, const char* what) {
+      ASSERT_EQ(got.size(), want.size()) << what;
+      for (std::size_t i = 0; i < got.size(); ++i)
+        EXPECT_NEAR(got[i], want[i], 1e-5 * (1 + std::abs(want[i]))) << what << "[" << i << "], split " << split;
+    };
+    expect_close(rep[0].mean, full.mean, "batch_mean");
+    expect_close(rep[1].var, full.var, "batch_var");
+    expect_close(concat(rep[0].y, rep[1].y), full.y, "y");
+    expect_close(concat(rep[0].dx, rep[1].dx), full.dx, "dx");
+    expect_close(add(rep[0].dgamma, rep[1].dgamma), full.dgamma, "dgamma");
+    expect_close(add(rep[0].dbeta, rep[1].dbeta), full.dbeta, "dbeta");
+  }
+}
+
+TEST(BatchNormSync, TwoCallsPerForwardAndOnePerBackward) {
+  Context ctx(test::cpu_options());
+  std::vector<std::int64_t> calls;
+  Tape tape(ctx);
+  Var x = make_var(random_tensor(ctx, {5, 3}), true);
+  Var gamma = make_var(random_tensor(ctx, {3}), true), beta = make_var(random_tensor(ctx, {3}), true);
+  // A temporary callback: the recorded backward step must hold its own copy.
+  BatchNormResult r = batch_norm_train(tape, x, gamma, beta, kBatchNormEpsilon,
+                                       ReplicaSum([&calls](double*, std::int64_t n) { calls.push_back(n); }));
+  EXPECT_EQ(calls, (std::vector<std::int64_t>{4, 3}));
+  tape.backward(r.y, random_tensor(ctx, {5, 3}));
+  EXPECT_EQ(calls, (std::vector<std::int64_t>{4, 3, 7}));
+  // The tensor-level backward makes its call even when no gradient is wanted.
+  batch_norm_train_backward(ctx, x->value, gamma->value, r.batch_mean, r.batch_var, r.y->value, Tensor(), Tensor(),
+                            Tensor(), [&calls](double*, std::int64_t n) { calls.push_back(n); });
+  EXPECT_EQ(calls, (std::vector<std::int64_t>{4, 3, 7, 7}));
+}
+
+// A sync over a single replica (the identity) changes nothing: same bits as no sync, for float and
+// double over several 512-row reduction blocks.
+template <typename T>
+void expect_identity_sync_bit_identical() {
+  Context ctx(test::cpu_options());
+  const DType dt = DTypeOf<T>::value;
+  const Shape shape{1100, 4}, channels{4};
+  Tensor x = random_tensor(ctx, shape, dt, -2, 3), gamma = random_tensor(ctx, channels, dt, 0.5, 1.5);
+  Tensor beta = random_tensor(ctx, channels, dt), dy = random_tensor(ctx, shape, dt);
+  const ReplicaSum identity = [](double*, std::int64_t) {};
+  std::vector<std::vector<T>> out[2];
+  for (int synced = 0; synced < 2; ++synced) {
+    const ReplicaSum& sync = synced ? identity : ReplicaSum();
+    Tensor y = ctx.empty(shape, dt), mean = ctx.empty(channels, dt), var = ctx.empty(channels, dt),
+           inv = ctx.empty(channels, dt);
+    batch_norm_train_forward(ctx, x, gamma, beta, kBatchNormEpsilon, y, mean, var, inv, sync);
+    Tensor dx = ctx.zeros(shape, dt), dgamma = ctx.zeros(channels, dt), dbeta = ctx.zeros(channels, dt);
+    batch_norm_train_backward(ctx, x, gamma, mean, inv, dy, dx, dgamma, dbeta, sync);
+    for (const Tensor* t : {&y, &mean, &var, &inv, &dx, &dgamma, &dbeta}) out[synced].push_back(ctx.to_vector<T>(*t));
+  }
+  for (std::size_t i = 0; i < out[0].size(); ++i) EXPECT_EQ(out[0][i], out[1][i]) << "output " << i;
+}
+
+TEST(BatchNormSync, IdentitySyncIsBitIdenticalToNoSyncFloat) { expect_identity_sync_bit_identical<float>(); }
+TEST(BatchNormSync, IdentitySyncIsBitIdenticalToNoSyncDouble) { expect_identity_sync_bit_identical<double>(); }
+
+TEST(BatchNormSync, GradCheckWithSingleReplicaSync) {
+  Context ctx(test::cpu_options());
+  const ReplicaSum identity = [](double*, std::int64_t) {};
+  auto report = gradcheck(ctx,
+                          {random_tensor(ctx, {6, 3}), random_tensor(ctx, {3}, DType::F64, 0.5, 1.5),
+                           random_tensor(ctx, {3})},
+                          {true, true, true}, [&](Tape& t, const std::vector<Var>& v) {
+                            return batch_norm_train(t, v[0], v[1], v[2], kBatchNormEpsilon, identity).y;
+                          });
+  EXPECT_LT(report.max_error, test::kGradCheckTolerance) << report.worst;
+}
+
+TEST(BatchNormSync, NoRowsOnAnyReplicaIsAnError) {
+  Context ctx(test::cpu_options());
+  int calls = 0;
+  const ReplicaSum identity = [&calls](double*, std::int64_t) { ++calls; };
+  Tensor x = ctx.zeros({0, 2}), c2 = ctx.zeros({2});
+  // 0 local rows pass the input checks with sync; the global count after the first call is 0.
+  EXPECT_NE(test::error_of([&] {
+              batch_norm_train_forward(ctx, x, c2, c2, kBatchNormEpsilon, ctx.zeros({0, 2}), c2, c2, c2, identity);
+            }).find("no rows on any replica"),
+            std::string::npos);
+  EXPECT_EQ(calls, 1);
 }
 
 }  // namespace
