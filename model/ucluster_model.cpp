@@ -57,6 +57,7 @@ struct UClusterModel::Pass {
   const ParamStore& store;
   BatchNormMode mode;
   Capture* capture;
+  const ReplicaSum& bn_sync;
   ForwardOutput& out;
 
   Var param(const std::string& name) const { return param_var(store, name); }
@@ -100,7 +101,7 @@ struct UClusterModel::Pass {
     if (l.batch_norm) {
       if (mode == BatchNormMode::Train) {
         BatchNormResult r = batch_norm_train(tape, y, param(l.name + ".bn_gamma"), param(l.name + ".bn_beta"),
-                                             kBatchNormEpsilon);
+                                             kBatchNormEpsilon, bn_sync);
         out.batch_stats.push_back({l.name, r.batch_mean, r.batch_var});
         keep(l.name + ".batch_mean", r.batch_mean);
         keep(l.name + ".batch_var", r.batch_var);
@@ -143,7 +144,7 @@ struct UClusterModel::Pass {
 };
 
 ForwardOutput UClusterModel::forward(Tape& tape, const ParamStore& store, const Tensor& data, BatchNormMode mode,
-                                     Capture* capture) const {
+                                     Capture* capture, const ReplicaSum& bn_sync) const {
   check_rank("UClusterModel::forward", "input", data, 3);
   UCLUSTER_CHECK(data.dim(2) == dims_.num_features, "UClusterModel::forward: input ", data.describe(), " has ",
                  data.dim(2), " features per particle, the model expects ", dims_.num_features);
@@ -151,7 +152,7 @@ ForwardOutput UClusterModel::forward(Tape& tape, const ParamStore& store, const 
                  " particles per jet, fewer than k = ", dims_.k);
   Context& ctx = tape.ctx();
   ForwardOutput out;
-  Pass pass{*this, tape, store, mode, capture, out};
+  Pass pass{*this, tape, store, mode, capture, bn_sync, out};
   Var x = make_var(data);
 
   ScopedRange range("forward");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/autograd.h"
+#include "kernels/batch_norm.h"
 #include "model/layers.h"
 
 namespace ucluster::model {
@@ -47,8 +48,10 @@ class UClusterModel {
   void initialise(Context& ctx, const ParamStore& store, Rng& rng) const;
 
   // data: [B, N, F] float. Training mode uses batch statistics; inference mode the moving ones.
+  // bn_sync (training mode): batch statistics over the jets of every replica of a data-parallel
+  // job (synchronised batch norm); empty: this batch's jets only.
   ForwardOutput forward(Tape& tape, const ParamStore& store, const Tensor& data, BatchNormMode mode,
-                        Capture* capture = nullptr) const;
+                        Capture* capture = nullptr, const ReplicaSum& bn_sync = {}) const;
 
   // shadow -= (1 - decay) * (shadow - batch statistic), for every BN layer of a training forward.
   void update_moving_statistics(Context& ctx, const ParamStore& store, const ForwardOutput& out,

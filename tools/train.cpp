@@ -5,6 +5,7 @@
 #include "engine/context.h"
 #include "io/file_source.h"
 #include "tools/cli.h"
+#include "train/communicator.h"
 #include "train/toy_data.h"
 #include "train/trainer.h"
 
@@ -24,26 +25,93 @@ options:
   --print-config     print the resolved configuration as JSON and exit
   --help             this text
 
+Data parallel on R ranks: `mpirun -np R train ...` (one rank per GPU; CPU ranks work too).
+batch_size is the batch of one step over all ranks unless batch_split = "per_rank"; each rank
+reads only its shard of the files; only rank 0 writes files and logs. See README, "Distributed".
+
 With neither train_file nor test_file set, toy W/Z/top jets are generated (toy_jets, toy_seed)
 and prepared inside output_dir/toy-data.
 
 examples:
   train --config configs/quickstart.json
   train --config configs/reference.json --set train_file=h5/train.h5 --set test_file=h5/test.h5
+  mpirun -np 2 train --config configs/quickstart.json
 )";
+
+using namespace ucluster;
+
+// Every rank runs the same configuration: compared by hash at start-up.
+void check_same_configuration(Communicator& comm, const TrainConfig& config, bool resume) {
+  const std::string mine = std::to_string(fnv1a(config.to_json().dump() + (resume ? " --resume" : "")));
+  const std::vector<std::string> all = comm.all_gather(mine, "configuration check");
+  std::string differing;
+  for (std::size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0]) differing += (differing.empty() ? "" : ", ") + std::to_string(r);
+  if (!differing.empty())
+    throw AgreedError(make_message("ranks started with different configurations: rank(s) ", differing,
+                                   " differ from rank 0 (configuration hash); start every rank with the same "
+                                   "--config, --set and --resume options"));
+}
+
+nlohmann::json train(Communicator& host, const TrainConfig& config, bool resume) {
+  const bool root = host.rank() == 0;
+  auto log = [root](const std::string& s) {
+    if (root) std::cerr << "train: " << s << "\n";
+  };
+  check_same_configuration(host, config, resume);
+  ContextOptions copts;
+  copts.device = device_for_rank(host, config.device);
+  // Per-rank randomness derives from the base seed and the rank (rank 0 keeps the base seed).
+  copts.seed = host.rank() == 0 ? config.seed : mix_seed(config.seed ^ mix_seed(std::uint64_t(host.rank())));
+  copts.num_threads = config.threads;
+  copts.log = log;
+  Context ctx(copts);
+  const std::unique_ptr<Communicator> nccl = device_communicator(host, ctx, config.collectives);
+  Communicator* comm = nccl ? nccl.get() : &host;
+
+  PreparedFiles files{config.train_file, config.test_file};
+  if (config.toy_data()) {
+    // Rank 0 makes the toy files; the others wait for them and open the same files.
+    comm->agree_on([&] {
+      if (root) files = prepare_toy_data(config, log);
+    });
+    files.train_file = comm->broadcast(files.train_file, 0, "toy data file names");
+    files.test_file = comm->broadcast(files.test_file, 0, "toy data file names");
+  }
+  std::unique_ptr<Loader> train_loader, test_loader;
+  comm->agree_on([&] {
+    LoaderOptions train_options;
+    train_options.batch_size = config.rank_batch(comm->size());
+    train_options.rank = comm->rank();
+    train_options.world = comm->size();
+    train_options.shuffle = config.shuffle;
+    train_options.seed = config.seed;
+    train_options.drop_last = true;  // floor(N / B) batches per epoch, as the reference (spec 1.7)
+    LoaderOptions test_options = train_options;
+    test_options.shuffle = false;
+    test_options.drop_last = false;  // every test jet counts in the global accuracy
+    train_loader = open_loader(files.train_file, train_options);
+    test_loader = open_loader(files.test_file, test_options);
+  });
+  Trainer trainer(config, ctx, *comm, std::move(train_loader), std::move(test_loader), log);
+  return trainer.run(resume);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  return ucluster::cli::guarded_main("train", [&] {
-    using namespace ucluster;
-    std::string config_path;
-    std::vector<std::string> overrides;
-    bool resume = false, print_config = false;
+  std::string config_path;
+  std::vector<std::string> overrides;
+  bool resume = false, print_config = false, help = false;
+  TrainConfig config;
+  // Command line and configuration: read alike by every rank before any communication, so a bad
+  // one ends every rank with the same message.
+  const int parsed = cli::guarded_main("train", [&] {
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
       if (a == "--help" || a == "-h") {
         std::cout << kUsage;
+        help = true;
         return 0;
       } else if (a == "--config") {
         config_path = cli::value(argc, argv, i);
@@ -57,41 +125,45 @@ int main(int argc, char** argv) {
         fail("unknown argument '", a, "' (see --help)");
       }
     }
-    const TrainConfig config = load_config(config_path, overrides);
-    if (print_config) {
-      std::cout << config.to_json().dump(2) << "\n";
-      return 0;
-    }
-    auto log = [](const std::string& s) { std::cerr << "train: " << s << "\n"; };
-    ContextOptions copts;
-    copts.device = config.device;
-    copts.seed = config.seed;
-    copts.num_threads = config.threads;
-    copts.log = log;
-    Context ctx(copts);
+    config = load_config(config_path, overrides);
+    if (print_config) std::cout << config.to_json().dump(2) << "\n";
+    return 0;
+  });
+  if (parsed != 0 || print_config || help) return parsed;
 
-    PreparedFiles files{config.train_file, config.test_file};
-    if (config.toy_data()) files = prepare_toy_data(config, log);
-    LoaderOptions train_options;
-    train_options.batch_size = config.batch_size;
-    train_options.shuffle = config.shuffle;
-    train_options.seed = config.seed;
-    train_options.drop_last = true;  // floor(N / B) batches per epoch, as the reference (spec 1.7)
-    LoaderOptions test_options = train_options;
-    test_options.shuffle = false;
-    test_options.drop_last = false;  // every test jet counts in the global accuracy
-    Trainer trainer(config, ctx, open_loader(files.train_file, train_options), open_loader(files.test_file, test_options),
-                    log);
-    const nlohmann::json last = trainer.run(resume);
-    if (!last.is_null()) {
+  std::unique_ptr<Communicator> comm;
+  const int started = cli::guarded_main("train", [&] {
+    comm = start_communicator(config.collectives, config.timeout_s);
+    return 0;
+  });
+  if (started != 0) return started;
+  const std::string who = comm->size() > 1 ? make_message("train (rank ", comm->rank(), " of ", comm->size(), ")")
+                                           : std::string("train");
+  try {
+    const nlohmann::json last = train(*comm, config, resume);
+    if (!last.is_null() && comm->rank() == 0) {
       nlohmann::json summary = {{"epoch", last["epoch"]},
                                 {"test_accuracy_global", last["test"]["accuracy_global"]},
                                 {"test_accuracy_per_batch_mean", last["test"]["accuracy_per_batch_mean"]},
                                 {"test_confusion_pred_by_true", last["test"]["confusion_pred_by_true"]},
+                                {"ranks", comm->size()},
                                 {"metrics", RunPaths(config.output_dir).metrics},
                                 {"checkpoint", RunPaths(config.output_dir).checkpoint}};
       std::cout << summary.dump() << "\n";
     }
     return 0;
-  });
+  } catch (const AgreedError& e) {
+    // Every rank saw this error: each says so and exits cleanly.
+    std::cerr << who << ": error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    // This rank alone failed: the others would wait for it in their next collective.
+    std::cerr << who << ": error: " << e.what() << "\n";
+    if (comm->size() > 1) {
+      std::cerr << who << ": ending the job on every rank\n";
+      comm->abort(1);
+    }
+    return 1;
+  }
 }
+

@@ -60,6 +60,9 @@ void save_checkpoint(Context& ctx, const std::string& path, const ParamStore& st
       const std::int64_t rows = static_cast<std::int64_t>(data.embeddings.size()) / data.embedding_dim;
       h5::Dataset ds = file.create_dataset("kmeans/embeddings", h5::Element::F32, {rows, data.embedding_dim});
       ds.write(data.embeddings.data());
+      UCLUSTER_CHECK(static_cast<std::int64_t>(data.embedding_rows.size()) == rows, "checkpoint '", path, "': ",
+                     rows, " embeddings but ", data.embedding_rows.size(), " row indices");
+      file.create_dataset("kmeans/rows", h5::Element::I64, {rows}).write(data.embedding_rows.data());
     }
     nlohmann::json state = data.state;
     state["format_version"] = kCheckpointFormatVersion;
@@ -103,12 +106,16 @@ void load_checkpoint(Context& ctx, const std::string& path, const ParamStore& st
     read_tensor(ctx, file, "optimizer/v", data->adam_v);
   }
   data->embeddings.clear();
+  data->embedding_rows.clear();
   if (file.contains("kmeans/embeddings")) {
     h5::Dataset ds = file.open_dataset("kmeans/embeddings");
     const h5::Dims dims = ds.shape();
     data->embedding_dim = dims.at(1);
     data->embeddings.resize(static_cast<std::size_t>(dims.at(0) * dims.at(1)));
     ds.read(data->embeddings.data());
+    UCLUSTER_CHECK(file.contains("kmeans/rows"), "checkpoint '", path, "' has k-means embeddings without their rows");
+    data->embedding_rows.resize(static_cast<std::size_t>(dims.at(0)));
+    file.open_dataset("kmeans/rows").read(data->embedding_rows.data());
   }
 }
 

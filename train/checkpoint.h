@@ -2,7 +2,8 @@
 //   params/<name>        every trainable tensor (float32, its model shape)
 //   buffers/<name>       every batch-norm moving statistic
 //   optimizer/m, /v      Adam moments (flat, in parameter order), and the step in `state`
-//   kmeans/embeddings    embeddings collected so far in the k-means epoch (when mid-epoch)
+//   kmeans/embeddings    embeddings collected so far in the k-means epoch (when mid-epoch), of all
+//   kmeans/rows          ranks, with the data-set row of each (k-means runs on them in row order)
 //   state/history        the metrics of every completed epoch (one JSON string each)
 // and two JSON attributes on the root: `config` (the full TrainConfig) and `state` (format
 // version, epoch, step in epoch, global step, RNG state, loader position, running metric sums of
@@ -24,6 +25,7 @@ struct CheckpointData {
   nlohmann::json state;
   Tensor adam_m, adam_v;            // flat; may be undefined (inference-only checkpoints)
   std::vector<float> embeddings;    // [n, latent] rows collected for k-means, may be empty
+  std::vector<std::int64_t> embedding_rows;  // [n] data-set row of each embedding
   std::int64_t embedding_dim = 0;
 };
 

@@ -38,6 +38,12 @@ void for_each_field(TrainConfig& c, F&& f) {
   f("kmeans_max_iter", c.kmeans_max_iter);
   f("kmeans_tol", c.kmeans_tol);
   f("kmeans_max_samples", c.kmeans_max_samples);
+  f("batch_split", c.batch_split);
+  f("lr_scaling", c.lr_scaling);
+  f("lr_warmup_steps", c.lr_warmup_steps);
+  f("sync_batch_norm", c.sync_batch_norm);
+  f("collectives", c.collectives);
+  f("timeout_s", c.timeout_s);
   f("seed", c.seed);
   f("device", c.device);
   f("threads", c.threads);
@@ -91,10 +97,29 @@ void apply_preset(TrainConfig& c, const std::string& preset) {
 
 }  // namespace
 
-TrainingSchedules TrainConfig::schedules() const {
+std::int64_t TrainConfig::rank_batch(int world) const {
+  if (batch_split == "per_rank") return batch_size;
+  UCLUSTER_CHECK(batch_size % world == 0, "batch_size ", batch_size, " does not divide evenly among ", world,
+                 " ranks (batch_split = \"global\"): choose a multiple of ", world);
+  return batch_size / world;
+}
+
+std::int64_t TrainConfig::global_batch(int world) const {
+  return batch_split == "per_rank" ? batch_size * world : batch_size;
+}
+
+double TrainConfig::lr_scale(int world, std::int64_t step) const {
+  const double target = lr_scaling == "linear" ? double(global_batch(world)) / double(batch_size) : 1.0;
+  if (lr_warmup_steps <= 0 || step >= lr_warmup_steps) return target;
+  return 1.0 + (target - 1.0) * double(step) / double(lr_warmup_steps);
+}
+
+TrainingSchedules TrainConfig::schedules(int world) const {
+  // The decays are defined in samples (spec 4.2-4.3): the jets of one step over all ranks.
+  const std::int64_t step_jets = global_batch(world);
   TrainingSchedules s;
-  s.lr = {learning_rate, lr_decay_samples, lr_decay_rate, lr_floor, batch_size};
-  s.bn_decay = {bn_init_decay, bn_decay_samples, bn_decay_rate, bn_decay_clip, batch_size};
+  s.lr = {learning_rate, lr_decay_samples, lr_decay_rate, lr_floor, step_jets};
+  s.bn_decay = {bn_init_decay, bn_decay_samples, bn_decay_rate, bn_decay_clip, step_jets};
   s.alpha = {max_pretrain(), km_alpha_train_slope, km_alpha_eval_slope};
   return s;
 }
@@ -182,6 +207,19 @@ void validate(const TrainConfig& c) {
   UCLUSTER_CHECK(c.threads >= 0, "config key 'threads' must be >= 0, got ", c.threads);
   UCLUSTER_CHECK(c.checkpoint_every >= 0, "config key 'checkpoint_every' must be >= 0");
   UCLUSTER_CHECK(c.max_steps >= 0, "config key 'max_steps' must be >= 0");
+  auto one_of = [](const char* key, const std::string& v, std::initializer_list<const char*> allowed) {
+    std::string list;
+    for (const char* a : allowed) {
+      if (v == a) return;
+      list += (list.empty() ? "\"" : ", \"") + std::string(a) + "\"";
+    }
+    fail("config key '", key, "' must be one of ", list, ", got \"", v, "\"");
+  };
+  one_of("batch_split", c.batch_split, {"global", "per_rank"});
+  one_of("lr_scaling", c.lr_scaling, {"linear", "none"});
+  one_of("collectives", c.collectives, {"auto", "mpi", "nccl", "single"});
+  UCLUSTER_CHECK(c.lr_warmup_steps >= 0, "config key 'lr_warmup_steps' must be >= 0");
+  UCLUSTER_CHECK(c.timeout_s >= 0, "config key 'timeout_s' must be >= 0 (0: no timeout), got ", c.timeout_s);
   UCLUSTER_CHECK(!c.output_dir.empty(), "config key 'output_dir' must not be empty");
   UCLUSTER_CHECK(c.train_file.empty() == c.test_file.empty(),
                  "config keys 'train_file' and 'test_file' must be given together (or neither, for toy data)");

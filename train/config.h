@@ -49,6 +49,20 @@ struct TrainConfig {
   double kmeans_tol = 1e-4;
   std::int64_t kmeans_max_samples = 0;  // 0: all embeddings of the epoch
 
+  // Data-parallel training over R ranks (mpirun -np R ./train; issue #5).
+  //   batch_split "global":   batch_size is the batch of one optimiser step over all ranks; each
+  //                           rank takes batch_size / R, so the method (and with sync_batch_norm
+  //                           the numbers, up to reduction order) do not depend on R.
+  //   batch_split "per_rank": every rank takes batch_size; one step sees R * batch_size jets and
+  //                           the learning rate follows lr_scaling ("linear": x R, Goyal et al.
+  //                           2017, reached after lr_warmup_steps of linear warm-up; "none").
+  std::string batch_split = "global";
+  std::string lr_scaling = "linear";
+  std::int64_t lr_warmup_steps = 0;
+  bool sync_batch_norm = true;       // batch statistics over every rank's jets of the step
+  std::string collectives = "auto";  // "auto" (NCCL for GPU ranks, MPI for CPU ranks), "mpi", "nccl", "single"
+  double timeout_s = 600;            // a collective not complete within this ends the job on every rank
+
   // Run.
   std::uint64_t seed = 1;
   std::string device = "auto";
@@ -58,7 +72,12 @@ struct TrainConfig {
   std::int64_t max_steps = 0;         // stop after this many global steps (0: no limit; for tests)
 
   int max_pretrain() const { return pretrain_epochs - 1; }
-  TrainingSchedules schedules() const;
+  // Jets each rank takes per step, and jets per optimiser step over all `world` ranks.
+  std::int64_t rank_batch(int world) const;
+  std::int64_t global_batch(int world) const;
+  // Learning-rate factor of the linear scaling rule at `step` (1 unless batch_split = "per_rank").
+  double lr_scale(int world, std::int64_t step) const;
+  TrainingSchedules schedules(int world = 1) const;
   model::LossConfig losses() const { return {focal_gamma, focal_alpha, beta}; }
   bool toy_data() const { return train_file.empty() && test_file.empty(); }
 

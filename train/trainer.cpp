@@ -6,8 +6,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
 
+#include "engine/profiling.h"
 #include "model/losses.h"
 #include "train/checkpoint.h"
 #include "train/kmeans.h"
@@ -16,15 +18,39 @@ namespace ucluster {
 
 namespace {
 
-double scalar(Context& ctx, const Var& v) { return ctx.to_vector<float>(v->value).at(0); }
-
-std::vector<int> as_ints(const std::vector<std::int32_t>& v, std::int64_t n) {
-  return std::vector<int>(v.begin(), v.begin() + n);
-}
-
 // Config keys that may differ between a run and its resumption.
 bool resumable_difference(const std::string& key) {
-  return key == "epochs" || key == "max_steps" || key == "device" || key == "threads" || key == "checkpoint_every";
+  return key == "epochs" || key == "max_steps" || key == "device" || key == "threads" ||
+         key == "checkpoint_every" || key == "collectives" || key == "timeout_s";
+}
+
+// Embeddings with their data-set rows, as bytes for a gather: [n][rows int64][z float * n * d].
+std::string pack_embeddings(const std::vector<std::int64_t>& rows, const std::vector<float>& z) {
+  std::string bytes(sizeof(std::int64_t) * rows.size() + sizeof(float) * z.size(), '\0');
+  std::memcpy(bytes.data(), rows.data(), sizeof(std::int64_t) * rows.size());
+  std::memcpy(bytes.data() + sizeof(std::int64_t) * rows.size(), z.data(), sizeof(float) * z.size());
+  return bytes;
+}
+
+// Every rank's packed embeddings, ordered by data-set row: k-means then sees the same rows in the
+// same order whatever the number of ranks.
+void unpack_sorted(const std::vector<std::string>& packed, std::int64_t d, std::vector<std::int64_t>& rows,
+                   std::vector<float>& z) {
+  std::vector<std::pair<std::int64_t, const float*>> all;
+  for (const std::string& bytes : packed) {
+    const std::size_t per = sizeof(std::int64_t) + sizeof(float) * static_cast<std::size_t>(d);
+    const std::size_t n = bytes.size() / per;
+    const auto* r = reinterpret_cast<const std::int64_t*>(bytes.data());
+    const auto* v = reinterpret_cast<const float*>(bytes.data() + sizeof(std::int64_t) * n);
+    for (std::size_t i = 0; i < n; ++i) all.emplace_back(r[i], v + i * static_cast<std::size_t>(d));
+  }
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  rows.clear();
+  z.clear();
+  for (const auto& [row, values] : all) {
+    rows.push_back(row);
+    z.insert(z.end(), values, values + d);
+  }
 }
 
 class Progress {
@@ -61,78 +87,40 @@ RunPaths::RunPaths(const std::string& output_dir)
       metrics(output_dir + "/metrics.jsonl"),
       checkpoint(output_dir + "/checkpoint.h5") {}
 
-nlohmann::json PassStats::to_json() const {
-  std::vector<std::int64_t> counts(confusion.data(), confusion.data() + confusion.size());
-  return {{"focal_sum", focal_sum}, {"kmeans_sum", kmeans_sum}, {"total_sum", total_sum},
-          {"batches", batches}, {"jets", jets}, {"per_batch_accuracy_sum", per_batch_accuracy_sum},
-          {"full_batches", full_batches}, {"confusion", counts}};
-}
-
-void PassStats::add(Context& ctx, const model::Losses& losses, const Batch& b, std::int64_t batch_size) {
-  focal_sum += scalar(ctx, losses.focal);
-  kmeans_sum += scalar(ctx, losses.kmeans);
-  total_sum += scalar(ctx, losses.total);
-  batches += 1;
-  jets += b.size;
-  const std::vector<std::int32_t> pred32 = ctx.to_vector<std::int32_t>(losses.assignment);
-  const std::vector<int> pred(pred32.begin(), pred32.end()), truth = as_ints(b.truth, b.size);
-  confusion.add(truth, pred);
-  // The reference's per-batch mean covers full batches only (its loop drops the tail, spec 1.7).
-  if (b.size == batch_size) {
-    per_batch_accuracy_sum += cluster_accuracy(truth, pred).accuracy;
-    full_batches += 1;
-  }
-}
-
-PassStats PassStats::from_json(const nlohmann::json& j) {
-  PassStats s;
-  s.focal_sum = j.at("focal_sum");
-  s.kmeans_sum = j.at("kmeans_sum");
-  s.total_sum = j.at("total_sum");
-  s.batches = j.at("batches");
-  s.jets = j.at("jets");
-  s.per_batch_accuracy_sum = j.at("per_batch_accuracy_sum");
-  s.full_batches = j.at("full_batches");
-  const auto counts = j.at("confusion").get<std::vector<std::int64_t>>();
-  UCLUSTER_CHECK(counts.size() == s.confusion.size(), "checkpoint: confusion counts of the wrong size");
-  std::copy(counts.begin(), counts.end(), s.confusion.data());
-  return s;
-}
-
-nlohmann::json PassStats::summary() const {
-  const double n = std::max<std::int64_t>(1, batches);
-  std::vector<std::vector<std::int64_t>> matrix(3, std::vector<std::int64_t>(3));
-  for (int p = 0; p < 3; ++p)
-    for (int t = 0; t < 3; ++t) matrix[p][t] = confusion.count(p, t);
-  return {{"loss_focal", focal_sum / n},
-          {"loss_kmeans", kmeans_sum / n},
-          {"loss_total", total_sum / n},
-          {"jets", jets},
-          {"accuracy_global", confusion.total() > 0 ? confusion.accuracy().accuracy : 0.0},
-          {"accuracy_per_batch_mean", full_batches > 0 ? per_batch_accuracy_sum / double(full_batches) : 0.0},
-          {"confusion_pred_by_true", matrix}};
-}
-
-Trainer::Trainer(TrainConfig config, Context& ctx, std::unique_ptr<Loader> train, std::unique_ptr<Loader> test,
-                 Log log)
+Trainer::Trainer(TrainConfig config, Context& ctx, Communicator& comm, std::unique_ptr<Loader> train,
+                 std::unique_ptr<Loader> test, Log log)
     : config_(std::move(config)),
       ctx_(ctx),
+      comm_(comm),
       train_(std::move(train)),
       test_(std::move(test)),
       log_(std::move(log)),
       paths_(config_.output_dir),
-      schedules_(config_.schedules()) {
-  UCLUSTER_CHECK(train_->steps_per_epoch() > 0, "the training data (", train_->source().name(), ", ", train_->rows(),
-                 " jets) hold fewer jets than one batch of ", config_.batch_size);
-  UCLUSTER_CHECK(train_->rows() >= model_.dims().num_clusters, "the training data hold fewer jets (",
-                 train_->rows(), ") than clusters (", model_.dims().num_clusters, ")");
-  UCLUSTER_CHECK(train_->features() == model_.dims().num_features, "the training data have ", train_->features(),
-                 " features per particle, the model expects ", model_.dims().num_features);
+      schedules_(config_.schedules(comm.size())) {
+  // Checked on every rank alike (the loaders agree on steps per epoch without communicating).
+  comm_.agree_on([&] {
+    UCLUSTER_CHECK(train_->steps_per_epoch() > 0, "the training data (", train_->source().name(), ", ",
+                   train_->rows(), " jets) hold fewer jets than one batch of ", config_.rank_batch(comm_.size()),
+                   comm_.size() > 1 ? make_message(" jets on each of ", comm_.size(), " ranks") : std::string());
+    UCLUSTER_CHECK(train_->rows() >= model_.dims().num_clusters, "the training data hold fewer jets (",
+                   train_->rows(), ") than clusters (", model_.dims().num_clusters, ")");
+    UCLUSTER_CHECK(train_->features() == model_.dims().num_features, "the training data have ",
+                   train_->features(), " features per particle, the model expects ", model_.dims().num_features);
+  });
   model_.declare(store_);
   store_.finalize(ctx_, ctx_.device());
   Rng init_rng = Rng(config_.seed).derive(0);
   model_.initialise(ctx_, store_, init_rng);
   optimizer_ = std::make_unique<AdamOptimizer>(ctx_, store_);
+  if (comm_.size() > 1 && config_.sync_batch_norm) {
+    bn_sync_ = [this](double* values, std::int64_t n) {
+      comm_.all_reduce_sum(ctx_, values, n, DType::F64, !ctx_.device().is_cpu(), "batch-norm statistics");
+    };
+  }
+}
+
+void Trainer::say(const std::string& message) const {
+  if (comm_.rank() == 0) log_(message);
 }
 
 Tensor Trainer::batch_tensor(const Batch& b, Tensor& targets) {
@@ -145,35 +133,45 @@ void Trainer::train_epoch(int epoch) {
   const bool joint = schedules_.alpha.full_training(epoch);
   const bool collect = epoch == config_.max_pretrain();
   const double alpha = schedules_.alpha.train(epoch);
+  const std::int64_t full_step = config_.global_batch(comm_.size());
   const std::vector<std::string> frozen = joint ? std::vector<std::string>{} : std::vector<std::string>{"mu"};
   Progress progress(log_, make_message("epoch ", epoch, joint ? " (joint)" : " (pre-training)"),
-                    train_->steps_per_epoch());
+                    comm_.rank() == 0 ? train_->steps_per_epoch() : 0);
   Batch b;
   while (train_->next(b)) {
     const std::int64_t global = optimizer_->step();
-    last_lr_ = schedules_.lr.at(global);
+    comm_.set_step(global);
+    last_lr_ = schedules_.lr.at(global) * config_.lr_scale(comm_.size(), global);
     last_bn_decay_ = schedules_.bn_decay.at(global);
     Tensor targets;
     Tensor data = batch_tensor(b, targets);
     Tape tape(ctx_);
-    model::ForwardOutput out = model_.forward(tape, store_, data, model::BatchNormMode::Train);
+    model::ForwardOutput out = model_.forward(tape, store_, data, model::BatchNormMode::Train, nullptr, bn_sync_);
     model::Losses losses =
         model::compute_losses(tape, out, param_var(store_, "mu"), targets, alpha, config_.losses(), joint);
-    const double total = scalar(ctx_, losses.total);
+    StepRecord step = StepRecord::of_batch(ctx_, &losses, b);
+    step.all_reduce(comm_, ctx_);
+    const double total = step.mean(StepRecord::kTotal);
     if (!std::isfinite(total)) {
       const bool have = std::filesystem::exists(paths_.checkpoint);
-      fail("training stopped: the loss is ", total, " at epoch ", epoch, ", batch ", b.step, " of the epoch (global step ",
-           global, "); last good checkpoint: ", have ? paths_.checkpoint : std::string("none"));
+      throw AgreedError(make_message("training stopped: the loss is ", total, " at epoch ", epoch, ", batch ", b.step,
+                                     " of the epoch (global step ", global, "); last good checkpoint: ",
+                                     have ? paths_.checkpoint : std::string("none")));
     }
     store_.zero_grad(ctx_);
     tape.backward(losses.total);
+    {
+      ScopedRange range("gradient_all_reduce");
+      comm_.all_reduce_mean(ctx_, store_.flat_grads(), "gradient all-reduce");
+    }
     optimizer_->update(ctx_, store_, last_lr_, frozen);
     model_.update_moving_statistics(ctx_, store_, out, last_bn_decay_);
 
-    running_.add(ctx_, losses, b, config_.batch_size);
+    running_.add(step, full_step);
     if (collect) {
       const std::vector<float> z = ctx_.to_vector<float>(out.z->value);
       embeddings_.insert(embeddings_.end(), z.begin(), z.end());
+      embedding_rows_.insert(embedding_rows_.end(), b.rows.begin(), b.rows.begin() + b.size);
     }
     progress.update(b.step + 1, total);
     const std::int64_t done = optimizer_->step();
@@ -181,7 +179,7 @@ void Trainer::train_epoch(int epoch) {
       save(paths_.checkpoint);
     if (config_.max_steps > 0 && done >= config_.max_steps) {
       save(paths_.checkpoint);
-      log_(make_message("stopping after global step ", done, " (max_steps); checkpoint ", paths_.checkpoint));
+      say(make_message("stopping after global step ", done, " (max_steps); checkpoint ", paths_.checkpoint));
       stop_requested_ = true;
       return;
     }
@@ -191,89 +189,151 @@ void Trainer::train_epoch(int epoch) {
 PassStats Trainer::evaluate(int epoch) {
   const double alpha = schedules_.alpha.eval(epoch);
   const bool joint = schedules_.alpha.full_training(epoch);
+  const std::int64_t full_step = config_.global_batch(comm_.size());
   PassStats stats;
   test_->seek({epoch, 0});
   Batch b;
   while (test_->next(b)) {
-    if (b.size == 0) continue;
-    Tensor targets;
-    Tensor data = batch_tensor(b, targets);
-    Tape tape(ctx_, false);
-    model::ForwardOutput out = model_.forward(tape, store_, data, model::BatchNormMode::Inference);
-    model::Losses losses =
-        model::compute_losses(tape, out, param_var(store_, "mu"), targets, alpha, config_.losses(), joint);
-    stats.add(ctx_, losses, b, config_.batch_size);
+    // Every rank takes part in every step's all-reduce, also with an empty tail batch.
+    StepRecord step;
+    if (b.size > 0) {
+      Tensor targets;
+      Tensor data = batch_tensor(b, targets);
+      Tape tape(ctx_, false);
+      model::ForwardOutput out = model_.forward(tape, store_, data, model::BatchNormMode::Inference);
+      model::Losses losses =
+          model::compute_losses(tape, out, param_var(store_, "mu"), targets, alpha, config_.losses(), joint);
+      step = StepRecord::of_batch(ctx_, &losses, b);
+    }
+    step.all_reduce(comm_, ctx_);
+    stats.add(step, full_step);
   }
   return stats;
 }
 
 void Trainer::initialise_centroids(int epoch) {
   const std::int64_t d = model_.dims().latent;
-  const std::int64_t n = static_cast<std::int64_t>(embeddings_.size()) / d;
-  KMeansOptions o;
-  o.clusters = static_cast<int>(model_.dims().num_clusters);
-  o.n_init = config_.kmeans_n_init;
-  o.max_iter = config_.kmeans_max_iter;
-  o.tol = config_.kmeans_tol;
-  o.seed = mix_seed(config_.seed ^ mix_seed(static_cast<std::uint64_t>(epoch) + 1000));
-  o.max_samples = config_.kmeans_max_samples;
-  const KMeansResult r = kmeans(embeddings_.data(), n, d, o);
-  std::vector<float> mu(r.centroids.begin(), r.centroids.end());
-  ctx_.copy(store_.param("mu"), ctx_.from_vector<float>(store_.param("mu").shape(), mu, Device::cpu()));
-  log_(make_message("k-means++ on ", n, " embeddings (", r.fitted_rows, " fitted, n_init ", o.n_init,
-                    "): inertia ", r.inertia, ", centroids ", nlohmann::json(mu).dump()));
+  const std::vector<std::string> packed =
+      comm_.gather(pack_embeddings(embedding_rows_, embeddings_), 0, "k-means embeddings gather");
+  std::vector<float> mu;
+  if (comm_.rank() == 0) {
+    std::vector<std::int64_t> rows;
+    std::vector<float> z;
+    unpack_sorted(packed, d, rows, z);
+    const std::int64_t n = static_cast<std::int64_t>(rows.size());
+    KMeansOptions o;
+    o.clusters = static_cast<int>(model_.dims().num_clusters);
+    o.n_init = config_.kmeans_n_init;
+    o.max_iter = config_.kmeans_max_iter;
+    o.tol = config_.kmeans_tol;
+    o.seed = mix_seed(config_.seed ^ mix_seed(static_cast<std::uint64_t>(epoch) + 1000));
+    o.max_samples = config_.kmeans_max_samples;
+    const KMeansResult r = kmeans(z.data(), n, d, o);
+    mu.assign(r.centroids.begin(), r.centroids.end());
+    ctx_.copy(store_.param("mu"), ctx_.from_vector<float>(store_.param("mu").shape(), mu, Device::cpu()));
+    say(make_message("k-means++ on ", n, " embeddings (", r.fitted_rows, " fitted, n_init ", o.n_init,
+                     comm_.size() > 1 ? make_message(", gathered from ", comm_.size(), " ranks") : std::string(),
+                     "): inertia ", r.inertia, ", centroids ", nlohmann::json(mu).dump()));
+  }
+  comm_.broadcast(ctx_, store_.param("mu"), 0, "k-means centroids broadcast");
   embeddings_.clear();
+  embedding_rows_.clear();
+}
+
+void Trainer::broadcast_state() {
+  if (comm_.size() == 1) return;
+  comm_.broadcast(ctx_, store_.flat_params(), 0, "parameter broadcast");
+  comm_.broadcast(ctx_, store_.flat_buffers(), 0, "batch-norm statistics broadcast");
+  comm_.broadcast(ctx_, optimizer_->m(), 0, "optimiser moments broadcast");
+  comm_.broadcast(ctx_, optimizer_->v(), 0, "optimiser moments broadcast");
 }
 
 void Trainer::save(const std::string& path) {
-  CheckpointData data;
-  data.config = config_.to_json();
-  std::vector<nlohmann::json> history(history_.begin(), history_.end());
-  data.state = {{"epoch", epoch_},
-                {"loader_epoch", train_->position().epoch},
-                {"loader_step", train_->position().step},
-                {"global_step", optimizer_->step()},
-                {"rng", ctx_.rng().state()},
-                {"running", running_.to_json()},
-                {"last_lr", last_lr_},
-                {"last_bn_decay", last_bn_decay_},
-                {"history", history}};
-  data.adam_m = optimizer_->m();
-  data.adam_v = optimizer_->v();
-  data.embeddings = embeddings_;
-  data.embedding_dim = model_.dims().latent;
-  save_checkpoint(ctx_, path, store_, data);
+  // Per-rank batch statistics leave per-rank moving averages: their mean is what is evaluated and
+  // saved (with sync_batch_norm they are identical on every rank already).
+  if (comm_.size() > 1 && !config_.sync_batch_norm)
+    comm_.all_reduce_mean(ctx_, store_.flat_buffers(), "moving statistics average");
+  const std::vector<std::string> packed =
+      comm_.gather(pack_embeddings(embedding_rows_, embeddings_), 0, "checkpoint embeddings gather");
+  const LoaderPosition p = train_->position();
+  const std::vector<std::string> positions =
+      comm_.gather(nlohmann::json{p.epoch, p.step}.dump(), 0, "checkpoint loader positions gather");
+  comm_.agree_on([&] {
+    if (comm_.rank() != 0) return;
+    CheckpointData data;
+    data.config = config_.to_json();
+    nlohmann::json loader_positions = nlohmann::json::array();
+    for (const std::string& s : positions) loader_positions.push_back(nlohmann::json::parse(s));
+    std::vector<nlohmann::json> history(history_.begin(), history_.end());
+    data.state = {{"epoch", epoch_},
+                  {"loader_epoch", p.epoch},
+                  {"loader_step", p.step},
+                  {"world_size", comm_.size()},
+                  {"loader_positions", loader_positions},
+                  {"global_step", optimizer_->step()},
+                  {"rng", ctx_.rng().state()},
+                  {"running", running_.to_json()},
+                  {"last_lr", last_lr_},
+                  {"last_bn_decay", last_bn_decay_},
+                  {"history", history}};
+    data.adam_m = optimizer_->m();
+    data.adam_v = optimizer_->v();
+    unpack_sorted(packed, model_.dims().latent, data.embedding_rows, data.embeddings);
+    data.embedding_dim = model_.dims().latent;
+    save_checkpoint(ctx_, path, store_, data);
+  });
 }
 
 void Trainer::resume_from(const std::string& path) {
-  UCLUSTER_CHECK(std::filesystem::exists(path), "--resume: no checkpoint '", path, "' to resume from");
-  CheckpointData data;
-  load_checkpoint(ctx_, path, store_, &data);
-  const nlohmann::json now = config_.to_json();
-  for (const auto& [key, value] : data.config.items()) {
-    if (resumable_difference(key) || !now.contains(key)) continue;
-    UCLUSTER_CHECK(now.at(key) == value, "--resume: config key '", key, "' is ", now.at(key).dump(),
-                   " but the checkpoint was written with ", value.dump(), "; resume with the same configuration");
+  // Rank 0 reads the checkpoint; the others receive its state and parameters.
+  nlohmann::json state;
+  comm_.agree_on([&] {
+    if (comm_.rank() != 0) return;
+    UCLUSTER_CHECK(std::filesystem::exists(path), "--resume: no checkpoint '", path, "' to resume from");
+    CheckpointData data;
+    load_checkpoint(ctx_, path, store_, &data);
+    const nlohmann::json now = config_.to_json();
+    for (const auto& [key, value] : data.config.items()) {
+      if (resumable_difference(key) || !now.contains(key)) continue;
+      UCLUSTER_CHECK(now.at(key) == value, "--resume: config key '", key, "' is ", now.at(key).dump(),
+                     " but the checkpoint was written with ", value.dump(), "; resume with the same configuration");
+    }
+    UCLUSTER_CHECK(data.adam_m.defined(), "--resume: checkpoint '", path, "' has no optimiser state");
+    ctx_.copy(optimizer_->m(), data.adam_m);
+    ctx_.copy(optimizer_->v(), data.adam_v);
+    state = data.state;
+    const int written_by = state.value("world_size", 1);
+    UCLUSTER_CHECK(written_by == comm_.size() || state.at("loader_step").get<std::int64_t>() == 0,
+                   "--resume: checkpoint '", path, "' was written mid-epoch by ", written_by,
+                   " ranks; resume it with ", written_by, " ranks (or from an epoch boundary)");
+    embeddings_ = data.embeddings;  // every rank's so far: rank 0 holds them for the k-means gather
+    embedding_rows_ = data.embedding_rows;
+  });
+  state = nlohmann::json::parse(comm_.broadcast(state.dump(), 0, "checkpoint state broadcast"));
+  broadcast_state();
+  optimizer_->set_step(state.at("global_step"));
+  epoch_ = state.at("epoch");
+  ctx_.rng().set_state(state.at("rng"));
+  running_ = PassStats::from_json(state.at("running"));
+  last_lr_ = state.at("last_lr");
+  last_bn_decay_ = state.at("last_bn_decay");
+  history_ = state.at("history").get<std::vector<nlohmann::json>>();
+  LoaderPosition position{state.at("loader_epoch").get<std::int64_t>(), state.at("loader_step").get<std::int64_t>()};
+  if (state.value("world_size", 1) == comm_.size() && state.contains("loader_positions")) {
+    const auto& mine = state.at("loader_positions").at(static_cast<std::size_t>(comm_.rank()));
+    position = {mine.at(0).get<std::int64_t>(), mine.at(1).get<std::int64_t>()};
+  } else if (state.value("world_size", 1) != comm_.size()) {
+    say(make_message("resuming a checkpoint of ", state.value("world_size", 1), " ranks on ", comm_.size(),
+                     " ranks at the start of epoch ", position.epoch));
   }
-  UCLUSTER_CHECK(data.adam_m.defined(), "--resume: checkpoint '", path, "' has no optimiser state");
-  ctx_.copy(optimizer_->m(), data.adam_m);
-  ctx_.copy(optimizer_->v(), data.adam_v);
-  const nlohmann::json& s = data.state;
-  optimizer_->set_step(s.at("global_step"));
-  epoch_ = s.at("epoch");
-  ctx_.rng().set_state(s.at("rng"));
-  running_ = PassStats::from_json(s.at("running"));
-  last_lr_ = s.at("last_lr");
-  last_bn_decay_ = s.at("last_bn_decay");
-  history_ = s.at("history").get<std::vector<nlohmann::json>>();
-  embeddings_ = data.embeddings;
-  train_->seek({s.at("loader_epoch").get<std::int64_t>(), s.at("loader_step").get<std::int64_t>()});
+  train_->seek(position);
   write_metrics_file();
-  log_(make_message("resumed from ", path, " at epoch ", epoch_, ", step ", s.at("loader_step").get<std::int64_t>(),
-                    " (global step ", optimizer_->step(), ")"));
+  say(make_message("resumed from ", path, " at epoch ", epoch_, ", step ", position.step, " (global step ",
+                   optimizer_->step(), ")"));
 }
 
 void Trainer::write_metrics_file() const {
+  if (comm_.rank() != 0) return;
   const std::string tmp = paths_.metrics + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -283,13 +343,28 @@ void Trainer::write_metrics_file() const {
   std::filesystem::rename(tmp, paths_.metrics);
 }
 
+void Trainer::append_metrics(const nlohmann::json& line) const {
+  if (comm_.rank() != 0) return;
+  std::ofstream out(paths_.metrics, std::ios::app);
+  out << line.dump() << "\n";
+}
+
 nlohmann::json Trainer::run(bool resume) {
-  std::filesystem::create_directories(paths_.dir);
-  if (resume) resume_from(paths_.checkpoint);
-  else write_metrics_file();
-  log_(make_message("UCluster: ", store_.num_params(), " trainable parameters, ", train_->rows(), " training jets (",
-                    train_->steps_per_epoch(), " steps of ", config_.batch_size, " per epoch), ", test_->rows(),
-                    " test jets, device ", ctx_.device_description()));
+  comm_.agree_on([&] {
+    if (comm_.rank() == 0) std::filesystem::create_directories(paths_.dir);
+  });
+  if (resume) {
+    resume_from(paths_.checkpoint);
+  } else {
+    broadcast_state();
+    comm_.agree_on([&] { write_metrics_file(); });
+  }
+  say(make_message("UCluster: ", store_.num_params(), " trainable parameters, ", train_->rows(), " training jets (",
+                   train_->steps_per_epoch(), " steps of ", config_.global_batch(comm_.size()), " per epoch",
+                   comm_.size() > 1 ? make_message(", ", config_.rank_batch(comm_.size()), " on each of ",
+                                                   comm_.size(), " ranks (", comm_.backend(), ")")
+                                    : std::string(),
+                   "), ", test_->rows(), " test jets, device ", ctx_.device_description()));
   while (epoch_ < config_.epochs) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::int64_t jets_before = running_.jets;
@@ -297,6 +372,8 @@ nlohmann::json Trainer::run(bool resume) {
     if (stop_requested_) return history_.empty() ? nlohmann::json() : history_.back();
     const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (epoch_ == config_.max_pretrain()) initialise_centroids(epoch_);
+    if (comm_.size() > 1 && !config_.sync_batch_norm)
+      comm_.all_reduce_mean(ctx_, store_.flat_buffers(), "moving statistics average");
     const PassStats test = evaluate(epoch_);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::vector<float> mu = ctx_.to_vector<float>(store_.param("mu"));
@@ -312,17 +389,15 @@ nlohmann::json Trainer::run(bool resume) {
         {"centroids", mu},
         {"timing",
          {{"epoch_seconds", seconds},
-          {"train_jets_per_s", double(running_.jets - jets_before) / std::max(1e-9, train_seconds)}}}};
+          {"train_jets_per_s", double(running_.jets - jets_before) / std::max(1e-9, train_seconds)},
+          {"ranks", comm_.size()}}}};
     history_.push_back(line);
-    {
-      std::ofstream out(paths_.metrics, std::ios::app);
-      out << line.dump() << "\n";
-    }
-    log_(make_message("epoch ", epoch_, ": train loss ", line["train"]["loss_total"].get<double>(), ", test loss ",
-                      line["test"]["loss_total"].get<double>(), ", test accuracy ",
-                      line["test"]["accuracy_global"].get<double>(), " (global) / ",
-                      line["test"]["accuracy_per_batch_mean"].get<double>(), " (per-batch mean), ",
-                      static_cast<long long>(line["timing"]["train_jets_per_s"].get<double>()), " jets/s"));
+    append_metrics(line);
+    say(make_message("epoch ", epoch_, ": train loss ", line["train"]["loss_total"].get<double>(), ", test loss ",
+                     line["test"]["loss_total"].get<double>(), ", test accuracy ",
+                     line["test"]["accuracy_global"].get<double>(), " (global) / ",
+                     line["test"]["accuracy_per_batch_mean"].get<double>(), " (per-batch mean), ",
+                     static_cast<long long>(line["timing"]["train_jets_per_s"].get<double>()), " jets/s"));
     ++epoch_;
     running_ = PassStats();
     save(paths_.checkpoint);

@@ -2,6 +2,13 @@
 // the centroids on the embeddings of the last pre-training epoch, then joint training on
 // beta * L_km + L_focal with one optimiser throughout; evaluation on the test split after every
 // epoch; metrics appended to a JSON-lines file; checkpoints that make a resumed run bit-identical.
+//
+// Data parallel over the communicator's ranks (issue #5): each rank trains on its shard (its
+// loaders are opened with its rank), batch norm statistics are taken over all ranks' jets of the
+// step (sync_batch_norm), the flat gradient buffer is averaged in one all-reduce per step, and
+// rank 0's parameters, statistics and optimiser state are broadcast at start and after a resume,
+// so the ranks hold identical models throughout. k-means runs on rank 0 over every rank's
+// embeddings in data-set row order; its centroids are broadcast. Only rank 0 logs and writes files.
 #pragma once
 
 #include <functional>
@@ -15,7 +22,8 @@
 #include "model/losses.h"
 #include "model/ucluster_model.h"
 #include "train/config.h"
-#include "train/hungarian.h"
+#include "train/communicator.h"
+#include "train/pass_stats.h"
 #include "train/optimizer.h"
 
 namespace ucluster {
@@ -26,26 +34,13 @@ struct RunPaths {
   explicit RunPaths(const std::string& output_dir);
 };
 
-// Running sums of one pass over a split (training or evaluation).
-struct PassStats {
-  double focal_sum = 0, kmeans_sum = 0, total_sum = 0;
-  std::int64_t batches = 0, jets = 0;
-  double per_batch_accuracy_sum = 0;  // reference metric: Hungarian per full batch (spec 4.5)
-  std::int64_t full_batches = 0;
-  ConfusionCounts confusion{3};
-
-  // Adds one batch: its losses, cluster assignment against the truth, per-batch accuracy when full.
-  void add(Context& ctx, const model::Losses& losses, const Batch& b, std::int64_t batch_size);
-  nlohmann::json to_json() const;
-  static PassStats from_json(const nlohmann::json& j);
-  nlohmann::json summary() const;  // means and both accuracies
-};
-
 class Trainer {
  public:
   using Log = std::function<void(const std::string&)>;
 
-  Trainer(TrainConfig config, Context& ctx, std::unique_ptr<Loader> train, std::unique_ptr<Loader> test, Log log);
+  // The loaders are this rank's: opened with comm.rank(), comm.size() and config.rank_batch().
+  Trainer(TrainConfig config, Context& ctx, Communicator& comm, std::unique_ptr<Loader> train,
+          std::unique_ptr<Loader> test, Log log);
 
   // Runs until config.epochs (or config.max_steps). With resume, continues from the run's latest
   // checkpoint. Returns the metrics of the last completed epoch.
@@ -60,12 +55,17 @@ class Trainer {
   void initialise_centroids(int epoch);
   void save(const std::string& path);
   void resume_from(const std::string& path);
+  // Rank 0's parameters, statistics and optimiser moments on every rank.
+  void broadcast_state();
   void write_metrics_file() const;
+  void append_metrics(const nlohmann::json& line) const;
+  void say(const std::string& message) const;  // rank 0's log
   // The batch's jets as a [B, P, F] tensor on the context's device, and its mass-bin targets.
   Tensor batch_tensor(const Batch& b, Tensor& targets);
 
   TrainConfig config_;
   Context& ctx_;
+  Communicator& comm_;
   std::unique_ptr<Loader> train_, test_;
   Log log_;
   RunPaths paths_;
@@ -73,11 +73,13 @@ class Trainer {
   ParamStore store_;
   std::unique_ptr<AdamOptimizer> optimizer_;
   TrainingSchedules schedules_;
+  ReplicaSum bn_sync_;  // empty: per-rank batch statistics
 
   // State of the epoch in progress (checkpointed mid-epoch).
   int epoch_ = 0;
   PassStats running_;
-  std::vector<float> embeddings_;  // z of every training batch in the k-means epoch
+  std::vector<float> embeddings_;  // z of every training batch in the k-means epoch (this rank's,
+  std::vector<std::int64_t> embedding_rows_;  // and on rank 0 after a resume all ranks' so far)
   std::vector<nlohmann::json> history_;  // metrics of completed epochs
   double last_lr_ = 0, last_bn_decay_ = 0;
   bool stop_requested_ = false;

@@ -49,6 +49,7 @@ TEST(Checkpoint, RoundTripIsExactIncludingALongHistory) {
   data.adam_v = a.ctx.zeros_like(a.store.flat_params());
   data.adam_m.data<float>()[7] = 0.25f;
   data.embeddings = {1, 2, 3, 4, 5, 6};
+  data.embedding_rows = {7, 3};
   data.embedding_dim = 3;
   const std::string path = temp_path("round_trip.h5");
   save_checkpoint(a.ctx, path, a.store, data);
@@ -60,6 +61,7 @@ TEST(Checkpoint, RoundTripIsExactIncludingALongHistory) {
   EXPECT_EQ(b.ctx.to_vector<float>(b.store.flat_buffers()), a.ctx.to_vector<float>(a.store.flat_buffers()));
   EXPECT_EQ(loaded.adam_m.data<float>()[7], 0.25f);
   EXPECT_EQ(loaded.embeddings, data.embeddings);
+  EXPECT_EQ(loaded.embedding_rows, data.embedding_rows);
   EXPECT_EQ(loaded.state.at("history"), history);
   EXPECT_EQ(loaded.state.at("epoch"), 300);
   EXPECT_EQ(loaded.config, data.config);
