@@ -3,7 +3,7 @@
 // Prints one JSON object from rank 0: steps/s, jets/s over all ranks, and the seconds per step in
 // each collective (gradient all-reduce, batch-norm statistics, step metrics).
 //   mpirun -np R distributed_scaling [--batch B] [--steps S] [--threads T] [--device cpu|cuda]
-//                                    [--sync-bn 0|1]
+//                                    [--sync-bn 0|1]   (1: batch_norm_stats "global", 0: "local")
 // The time per step is the difference of two runs (W and W + S steps) divided by S, so start-up,
 // the initial broadcast and the final checkpoint cancel out.
 #include <chrono>
@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
   c.pretrain_epochs = 1;
   c.threads = threads;
   c.device = device_for_rank(*comm, device);
-  c.sync_batch_norm = sync_bn;
+  c.batch_norm_stats = sync_bn ? "global" : "local";
   std::string dir = (std::filesystem::temp_directory_path() / ("ucluster-scaling-" + std::to_string(getpid()))).string();
   c.output_dir = comm->broadcast(dir, 0, "output directory");
   // One epoch longer than both runs, so no evaluation falls inside the timed steps.
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
                                 {"backend", comm->backend()},
                                 {"device", c.device},
                                 {"threads_per_rank", threads},
-                                {"sync_batch_norm", sync_bn},
+                                {"batch_norm_stats", c.batch_norm_stats},
                                 {"per_rank_batch", batch},
                                 {"global_batch", batch * R},
                                 {"timed_steps", steps},

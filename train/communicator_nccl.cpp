@@ -7,7 +7,11 @@
 // Completion is awaited with an event right after each collective. The host then waits for the
 // all-reduce (the training step reads its loss from the device anyway, so this costs no overlap the
 // step had) and a dead peer is noticed at the collective it stalls.
+//
+// libnccl (about 200 MB) is loaded with dlopen when the first NCCL communicator is made, not linked:
+// every binary starts on machines without it, and only an NCCL run needs it.
 #include <cuda_runtime_api.h>
+#include <dlfcn.h>
 #include <nccl.h>
 
 #include <chrono>
@@ -19,6 +23,47 @@
 namespace ucluster {
 
 namespace {
+
+// The NCCL entry points used here, resolved from libnccl.so.2 at run time.
+struct NcclLibrary {
+  decltype(&ncclGetUniqueId) get_unique_id;
+  decltype(&ncclCommInitRankConfig) init_rank_config;
+  decltype(&ncclCommGetAsyncError) get_async_error;
+  decltype(&ncclAllReduce) all_reduce;
+  decltype(&ncclBroadcast) broadcast;
+  decltype(&ncclCommAbort) abort;
+  decltype(&ncclCommDestroy) destroy;
+  decltype(&ncclGetErrorString) error_string;
+
+  // Loaded once per process and kept (dlopen's own reference count; never unloaded).
+  static const NcclLibrary& get() {
+    static const NcclLibrary library = load();
+    return library;
+  }
+
+ private:
+  static NcclLibrary load() {
+    void* handle = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) handle = dlopen("libnccl.so", RTLD_NOW | RTLD_LOCAL);
+    UCLUSTER_CHECK(handle != nullptr, "NCCL collectives: cannot load libnccl.so.2 (", dlerror(),
+                   "); install NCCL or add its directory to LD_LIBRARY_PATH, or use collectives = \"mpi\"");
+    auto symbol = [&](const char* name) {
+      void* f = dlsym(handle, name);
+      UCLUSTER_CHECK(f != nullptr, "NCCL collectives: libnccl has no symbol ", name, " (NCCL older than 2.14?)");
+      return f;
+    };
+    NcclLibrary l;
+    l.get_unique_id = reinterpret_cast<decltype(l.get_unique_id)>(symbol("ncclGetUniqueId"));
+    l.init_rank_config = reinterpret_cast<decltype(l.init_rank_config)>(symbol("ncclCommInitRankConfig"));
+    l.get_async_error = reinterpret_cast<decltype(l.get_async_error)>(symbol("ncclCommGetAsyncError"));
+    l.all_reduce = reinterpret_cast<decltype(l.all_reduce)>(symbol("ncclAllReduce"));
+    l.broadcast = reinterpret_cast<decltype(l.broadcast)>(symbol("ncclBroadcast"));
+    l.abort = reinterpret_cast<decltype(l.abort)>(symbol("ncclCommAbort"));
+    l.destroy = reinterpret_cast<decltype(l.destroy)>(symbol("ncclCommDestroy"));
+    l.error_string = reinterpret_cast<decltype(l.error_string)>(symbol("ncclGetErrorString"));
+    return l;
+  }
+};
 
 ncclDataType_t nccl_type(DType t) {
   switch (t) {
@@ -37,11 +82,12 @@ class NcclCommunicator final : public Communicator {
   NcclCommunicator(Communicator& host, Context& ctx)
       : Communicator(host.rank(), host.size(), host.local_rank(), host.local_size(), host.timeout_s()),
         host_(host),
+        nccl_(NcclLibrary::get()),
         device_(ctx.cuda()->device) {
     ncclUniqueId id;
     std::string id_bytes;
     if (rank() == 0) {
-      check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+      check(nccl_.get_unique_id(&id), "ncclGetUniqueId");
       id_bytes.assign(reinterpret_cast<const char*>(&id), sizeof(id));
     }
     id_bytes = host_.broadcast(id_bytes, 0, "NCCL unique id");
@@ -50,7 +96,7 @@ class NcclCommunicator final : public Communicator {
     check_cuda(cudaSetDevice(device_), "cudaSetDevice");
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;
-    const ncclResult_t started = ncclCommInitRankConfig(&comm_, size(), id, rank(), &config);
+    const ncclResult_t started = nccl_.init_rank_config(&comm_, size(), id, rank(), &config);
     if (started != ncclInProgress) check(started, "ncclCommInitRankConfig");
     settle("NCCL communicator start-up");
     check_cuda(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming), "cudaEventCreate");
@@ -58,7 +104,7 @@ class NcclCommunicator final : public Communicator {
 
   ~NcclCommunicator() override {
     if (done_ != nullptr) cudaEventDestroy(done_);
-    if (comm_ != nullptr) ncclCommDestroy(comm_);
+    if (comm_ != nullptr) nccl_.destroy(comm_);
   }
 
   std::string backend() const override { return "nccl"; }
@@ -66,14 +112,14 @@ class NcclCommunicator final : public Communicator {
   void all_reduce_sum(Context& ctx, void* data, std::int64_t n, DType dtype, bool on_device,
                       const char* what) override {
     if (!on_device) return host_.all_reduce_sum(ctx, data, n, dtype, false, what);
-    enqueue(ncclAllReduce(data, data, static_cast<std::size_t>(n), nccl_type(dtype), ncclSum, comm_, stream_of(ctx)),
+    enqueue(nccl_.all_reduce(data, data, static_cast<std::size_t>(n), nccl_type(dtype), ncclSum, comm_, stream_of(ctx)),
             "ncclAllReduce", what);
     complete(ctx, what);
   }
 
   void broadcast(Context& ctx, void* data, std::int64_t bytes, bool on_device, int root, const char* what) override {
     if (!on_device) return host_.broadcast(ctx, data, bytes, false, root, what);
-    enqueue(ncclBroadcast(data, data, static_cast<std::size_t>(bytes), ncclUint8, root, comm_, stream_of(ctx)),
+    enqueue(nccl_.broadcast(data, data, static_cast<std::size_t>(bytes), ncclUint8, root, comm_, stream_of(ctx)),
             "ncclBroadcast", what);
     complete(ctx, what);
   }
@@ -91,7 +137,7 @@ class NcclCommunicator final : public Communicator {
   }
 
   [[noreturn]] void abort(int status) override {
-    if (comm_ != nullptr) ncclCommAbort(comm_);
+    if (comm_ != nullptr) nccl_.abort(comm_);
     comm_ = nullptr;
     host_.abort(status);
     std::_Exit(status);  // not reached: the host communicator's abort ends the process
@@ -99,7 +145,7 @@ class NcclCommunicator final : public Communicator {
 
  private:
   void check(ncclResult_t r, const char* call) {
-    UCLUSTER_CHECK(r == ncclSuccess, call, " failed on ", where("NCCL"), ": ", ncclGetErrorString(r));
+    UCLUSTER_CHECK(r == ncclSuccess, call, " failed on ", where("NCCL"), ": ", nccl_.error_string(r));
   }
   void check_cuda(cudaError_t e, const char* call) {
     UCLUSTER_CHECK(e == cudaSuccess, call, " failed on CUDA device ", device_, ": ", cudaGetErrorString(e));
@@ -114,7 +160,7 @@ class NcclCommunicator final : public Communicator {
     const auto start = std::chrono::steady_clock::now();
     for (;;) {
       ncclResult_t state = ncclSuccess;
-      check(ncclCommGetAsyncError(comm_, &state), "ncclCommGetAsyncError");
+      check(nccl_.get_async_error(comm_, &state), "ncclCommGetAsyncError");
       if (state == ncclSuccess) return;
       if (state != ncclInProgress) check(state, what);
       give_up_after(start, what);
@@ -131,7 +177,7 @@ class NcclCommunicator final : public Communicator {
       if (e == cudaSuccess) return;
       if (e != cudaErrorNotReady) check_cuda(e, "cudaEventQuery");
       ncclResult_t state = ncclSuccess;
-      check(ncclCommGetAsyncError(comm_, &state), "ncclCommGetAsyncError");
+      check(nccl_.get_async_error(comm_, &state), "ncclCommGetAsyncError");
       if (state != ncclSuccess && state != ncclInProgress) check(state, what);
       give_up_after(start, what);
       if (polls > 2000) std::this_thread::sleep_for(std::chrono::microseconds(50));
@@ -149,6 +195,7 @@ class NcclCommunicator final : public Communicator {
   }
 
   Communicator& host_;
+  const NcclLibrary& nccl_;
   int device_;
   ncclComm_t comm_ = nullptr;
   cudaEvent_t done_ = nullptr;

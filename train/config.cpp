@@ -41,7 +41,7 @@ void for_each_field(TrainConfig& c, F&& f) {
   f("batch_split", c.batch_split);
   f("lr_scaling", c.lr_scaling);
   f("lr_warmup_steps", c.lr_warmup_steps);
-  f("sync_batch_norm", c.sync_batch_norm);
+  f("batch_norm_stats", c.batch_norm_stats);
   f("collectives", c.collectives);
   f("timeout_s", c.timeout_s);
   f("seed", c.seed);
@@ -112,6 +112,12 @@ double TrainConfig::lr_scale(int world, std::int64_t step) const {
   const double target = lr_scaling == "linear" ? double(global_batch(world)) / double(batch_size) : 1.0;
   if (lr_warmup_steps <= 0 || step >= lr_warmup_steps) return target;
   return 1.0 + (target - 1.0) * double(step) / double(lr_warmup_steps);
+}
+
+bool TrainConfig::synchronised_batch_norm(int world) const {
+  if (world == 1) return false;
+  if (batch_norm_stats == "auto") return batch_split == "global";
+  return batch_norm_stats == "global";
 }
 
 TrainingSchedules TrainConfig::schedules(int world) const {
@@ -217,6 +223,7 @@ void validate(const TrainConfig& c) {
   };
   one_of("batch_split", c.batch_split, {"global", "per_rank"});
   one_of("lr_scaling", c.lr_scaling, {"linear", "none"});
+  one_of("batch_norm_stats", c.batch_norm_stats, {"auto", "global", "local"});
   one_of("collectives", c.collectives, {"auto", "mpi", "nccl", "single"});
   UCLUSTER_CHECK(c.lr_warmup_steps >= 0, "config key 'lr_warmup_steps' must be >= 0");
   UCLUSTER_CHECK(c.timeout_s >= 0, "config key 'timeout_s' must be >= 0 (0: no timeout), got ", c.timeout_s);

@@ -51,15 +51,20 @@ struct TrainConfig {
 
   // Data-parallel training over R ranks (mpirun -np R ./train; issue #5).
   //   batch_split "global":   batch_size is the batch of one optimiser step over all ranks; each
-  //                           rank takes batch_size / R, so the method (and with sync_batch_norm
-  //                           the numbers, up to reduction order) do not depend on R.
+  //                           rank takes batch_size / R, so the method (and, with batch-norm
+  //                           statistics over all ranks, the numbers up to reduction order) do
+  //                           not depend on R.
   //   batch_split "per_rank": every rank takes batch_size; one step sees R * batch_size jets and
   //                           the learning rate follows lr_scaling ("linear": x R, Goyal et al.
   //                           2017, reached after lr_warmup_steps of linear warm-up; "none").
   std::string batch_split = "global";
   std::string lr_scaling = "linear";
   std::int64_t lr_warmup_steps = 0;
-  bool sync_batch_norm = true;       // batch statistics over every rank's jets of the step
+  // Batch-norm batch statistics over "global": every rank's jets of the step (synchronised batch
+  // norm, 3 small all-reduces per BN layer and step), "local": this rank's jets, "auto": global
+  // with batch_split "global" (the statistics of the method's batch), local with "per_rank" (each
+  // rank's batch is the method's batch).
+  std::string batch_norm_stats = "auto";
   std::string collectives = "auto";  // "auto" (NCCL for GPU ranks, MPI for CPU ranks), "mpi", "nccl", "single"
   double timeout_s = 600;            // a collective not complete within this ends the job on every rank
 
@@ -77,6 +82,8 @@ struct TrainConfig {
   std::int64_t global_batch(int world) const;
   // Learning-rate factor of the linear scaling rule at `step` (1 unless batch_split = "per_rank").
   double lr_scale(int world, std::int64_t step) const;
+  // Whether batch statistics are taken over all ranks (batch_norm_stats resolved).
+  bool synchronised_batch_norm(int world) const;
   TrainingSchedules schedules(int world = 1) const;
   model::LossConfig losses() const { return {focal_gamma, focal_alpha, beta}; }
   bool toy_data() const { return train_file.empty() && test_file.empty(); }

@@ -112,7 +112,7 @@ Trainer::Trainer(TrainConfig config, Context& ctx, Communicator& comm, std::uniq
   Rng init_rng = Rng(config_.seed).derive(0);
   model_.initialise(ctx_, store_, init_rng);
   optimizer_ = std::make_unique<AdamOptimizer>(ctx_, store_);
-  if (comm_.size() > 1 && config_.sync_batch_norm) {
+  if (config_.synchronised_batch_norm(comm_.size())) {
     bn_sync_ = [this](double* values, std::int64_t n) {
       comm_.all_reduce_sum(ctx_, values, n, DType::F64, !ctx_.device().is_cpu(), "batch-norm statistics");
     };
@@ -250,8 +250,8 @@ void Trainer::broadcast_state() {
 
 void Trainer::save(const std::string& path) {
   // Per-rank batch statistics leave per-rank moving averages: their mean is what is evaluated and
-  // saved (with sync_batch_norm they are identical on every rank already).
-  if (comm_.size() > 1 && !config_.sync_batch_norm)
+  // saved (with synchronised batch norm they are identical on every rank already).
+  if (comm_.size() > 1 && !config_.synchronised_batch_norm(comm_.size()))
     comm_.all_reduce_mean(ctx_, store_.flat_buffers(), "moving statistics average");
   const std::vector<std::string> packed =
       comm_.gather(pack_embeddings(embedding_rows_, embeddings_), 0, "checkpoint embeddings gather");
@@ -372,7 +372,7 @@ nlohmann::json Trainer::run(bool resume) {
     if (stop_requested_) return history_.empty() ? nlohmann::json() : history_.back();
     const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (epoch_ == config_.max_pretrain()) initialise_centroids(epoch_);
-    if (comm_.size() > 1 && !config_.sync_batch_norm)
+    if (comm_.size() > 1 && !config_.synchronised_batch_norm(comm_.size()))
       comm_.all_reduce_mean(ctx_, store_.flat_buffers(), "moving statistics average");
     const PassStats test = evaluate(epoch_);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

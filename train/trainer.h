@@ -5,7 +5,7 @@
 //
 // Data parallel over the communicator's ranks (issue #5): each rank trains on its shard (its
 // loaders are opened with its rank), batch norm statistics are taken over all ranks' jets of the
-// step (sync_batch_norm), the flat gradient buffer is averaged in one all-reduce per step, and
+// step (batch_norm_stats), the flat gradient buffer is averaged in one all-reduce per step, and
 // rank 0's parameters, statistics and optimiser state are broadcast at start and after a resume,
 // so the ranks hold identical models throughout. k-means runs on rank 0 over every rank's
 // embeddings in data-set row order; its centroids are broadcast. Only rank 0 logs and writes files.

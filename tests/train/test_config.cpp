@@ -70,6 +70,44 @@ TEST(TrainConfig, BadKeysAndValuesAreRefusedNamingTheKey) {
   EXPECT_NE(error_of(nlohmann::json::array()).find("JSON object"), std::string::npos);
 }
 
+// Data parallelism (issue #5): the global batch is split by default; per-rank batches scale the
+// learning rate linearly after a warm-up; the decay schedules count the jets of a whole step.
+TEST(TrainConfig, BatchSplitLearningRateScalingAndBatchNormStatistics) {
+  TrainConfig g = config_from_json({{"batch_size", 512}});
+  EXPECT_EQ(g.rank_batch(4), 128);
+  EXPECT_EQ(g.global_batch(4), 512);
+  EXPECT_EQ(g.lr_scale(4, 0), 1.0);
+  EXPECT_TRUE(g.synchronised_batch_norm(4));
+  EXPECT_FALSE(g.synchronised_batch_norm(1));
+  EXPECT_EQ(g.schedules(4).lr.batch_size, 512);
+  try {
+    g.batch_size = 510;
+    g.rank_batch(4);
+    ADD_FAILURE() << "510 jets split among 4 ranks";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not divide evenly among 4 ranks"), std::string::npos) << e.what();
+  }
+
+  const TrainConfig p =
+      config_from_json({{"batch_size", 256}, {"batch_split", "per_rank"}, {"lr_warmup_steps", 100}});
+  EXPECT_EQ(p.rank_batch(8), 256);
+  EXPECT_EQ(p.global_batch(8), 2048);
+  EXPECT_EQ(p.schedules(8).lr.batch_size, 2048);
+  EXPECT_EQ(p.lr_scale(8, 0), 1.0);
+  EXPECT_EQ(p.lr_scale(8, 50), 4.5);  // half-way from 1 to 8
+  EXPECT_EQ(p.lr_scale(8, 100), 8.0);
+  EXPECT_FALSE(p.synchronised_batch_norm(8));
+  EXPECT_TRUE(config_from_json({{"batch_split", "per_rank"}, {"batch_norm_stats", "global"}}).synchronised_batch_norm(2));
+  EXPECT_EQ(config_from_json({{"batch_split", "per_rank"}, {"lr_scaling", "none"}}).lr_scale(8, 1000), 1.0);
+
+  EXPECT_NE(error_of({{"batch_split", "half"}}).find("'batch_split' must be one of \"global\", \"per_rank\""),
+            std::string::npos);
+  EXPECT_NE(error_of({{"batch_norm_stats", "sync"}}).find("'batch_norm_stats'"), std::string::npos);
+  EXPECT_NE(error_of({{"collectives", "gloo"}}).find("'collectives'"), std::string::npos);
+  EXPECT_NE(error_of({{"timeout_s", -1}}).find("'timeout_s' must be >= 0"), std::string::npos);
+  EXPECT_NE(error_of({{"lr_warmup_steps", -5}}).find("'lr_warmup_steps'"), std::string::npos);
+}
+
 TEST(TrainConfig, MissingOrBrokenConfigFile) {
   EXPECT_THROW(load_config("/nonexistent/config.json", {}), Error);
   const std::string path = testing::TempDir() + "/broken.json";
