@@ -172,21 +172,20 @@ std::unique_ptr<Communicator> device_communicator(Communicator& host, Context& c
 }
 
 std::string device_for_rank(Communicator& comm, const std::string& requested) {
-  if (comm.size() == 1 || requested == "cpu" || requested.rfind("cuda:", 0) == 0) {
-    return requested;
-  }
-  std::string why_not;
+  if (comm.size() == 1 || requested == "cpu" || requested.rfind("cuda:", 0) == 0) return requested;
+  // Every rank takes part in the agreement, whatever it found on its node.
+  std::string why_not, error, device = make_message("cuda:", comm.local_rank());
   const int gpus = cuda_runtime::device_count(&why_not);
-  if (requested == "auto" && gpus == 0) return "cpu";
-  std::string error;
-  if (gpus == 0) {
+  if (gpus == 0 && requested == "auto") {
+    device = "cpu";
+  } else if (gpus == 0) {
     error = make_message("device \"cuda\" asked for, but no usable CUDA device (", why_not, ")");
   } else if (comm.local_size() > gpus) {
     error = make_message(comm.local_size(), " ranks on this node but only ", gpus,
                          " CUDA devices: start at most one rank per GPU");
   }
   comm.agree(error);
-  return make_message("cuda:", comm.local_rank());
+  return device;
 }
 
 std::uint64_t fnv1a(const std::string& s) {

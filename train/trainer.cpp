@@ -24,9 +24,10 @@ bool resumable_difference(const std::string& key) {
          key == "checkpoint_every" || key == "collectives" || key == "timeout_s";
 }
 
-// Embeddings with their data-set rows, as bytes for a gather: [n][rows int64][z float * n * d].
+// Embeddings with their data-set rows, as bytes for a gather: [rows int64 * n][z float * n * d].
 std::string pack_embeddings(const std::vector<std::int64_t>& rows, const std::vector<float>& z) {
   std::string bytes(sizeof(std::int64_t) * rows.size() + sizeof(float) * z.size(), '\0');
+  if (rows.empty()) return bytes;
   std::memcpy(bytes.data(), rows.data(), sizeof(std::int64_t) * rows.size());
   std::memcpy(bytes.data() + sizeof(std::int64_t) * rows.size(), z.data(), sizeof(float) * z.size());
   return bytes;
