@@ -252,6 +252,23 @@ TEST(DistributedTraining, BroadcastGivesEveryRankRankZerosState) {
   EXPECT_EQ(bytes_of(mixed.params), bytes_of(same.params));
 }
 
+// Local batch statistics (batch_norm_stats "local") leave each rank its own moving averages; their
+// mean over the ranks is what is saved and evaluated, so after a checkpoint every rank holds the
+// same statistics, and they differ from those of synchronised statistics.
+TEST(DistributedTraining, LocalBatchNormStatisticsAreAveragedBeforeSaving) {
+  const Layouts l = make_layouts(2);
+  TrainConfig c = small_config(shared_dir("local-bn"));
+  c.max_steps = 2;
+  c.batch_norm_stats = "local";
+  const RunResult local = run_training(comm(), c, l.sharded);
+  expect_same_on_all_ranks(local.buffers, "moving statistics");
+  expect_same_on_all_ranks(local.params, "parameters");
+  c.batch_norm_stats = "global";
+  c.output_dir += "-global";
+  const RunResult global = run_training(comm(), c, l.sharded);
+  EXPECT_NE(bytes_of(local.buffers), bytes_of(global.buffers));
+}
+
 // Through the k-means epoch: the centroids come from rank 0's k-means over both ranks' embeddings
 // and are broadcast, so they are identical on every rank (and no longer the initial zeros).
 TEST(DistributedTraining, CentroidsAreIdenticalOnAllRanks) {
