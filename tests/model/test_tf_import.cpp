@@ -13,24 +13,12 @@
 #include "engine/error.h"
 #include "model/tf_import.h"
 #include "tests/model/golden.h"
+#include "tests/published.h"
 
 namespace ucluster {
 namespace {
 
 using model::TfTensor;
-
-// ../shared/reference/ucluster-published beside the checkout, or "" when absent.
-std::string published_dir() {
-  const std::filesystem::path p =
-      std::filesystem::path(UCLUSTER_SOURCE_DIR).parent_path() / "shared" / "reference" / "ucluster-published";
-  return std::filesystem::exists(p / "cluster.ckpt.index") ? p.string() : std::string();
-}
-
-#define REQUIRE_PUBLISHED()                                                                                   \
-  const std::string dir = published_dir();                                                                    \
-  if (dir.empty())                                                                                            \
-    GTEST_SKIP() << "published TF checkpoints not found at ../shared/reference/ucluster-published (beside " \
-                    "the checkout); nothing to import"
 
 class TfImport : public testing::Test {
  protected:

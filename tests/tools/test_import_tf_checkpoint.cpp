@@ -9,26 +9,16 @@
 
 #include "model/tf_import.h"
 #include "tests/tools/tool_test_util.h"
+#include "tests/published.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
 
 namespace ucluster {
 namespace {
 
+using test::published_dir;
 using test::quote;
 using test::run_tool;
-
-std::string published_dir() {
-  const std::filesystem::path p =
-      std::filesystem::path(UCLUSTER_SOURCE_DIR).parent_path() / "shared" / "reference" / "ucluster-published";
-  return std::filesystem::exists(p / "cluster.ckpt.index") ? p.string() : std::string();
-}
-
-#define REQUIRE_PUBLISHED()                                                                                   \
-  const std::string dir = published_dir();                                                                    \
-  if (dir.empty())                                                                                            \
-    GTEST_SKIP() << "published TF checkpoints not found at ../shared/reference/ucluster-published (beside " \
-                    "the checkout); nothing to import"
 
 const std::string kImport = UCLUSTER_IMPORT_TF_CHECKPOINT;
 
