@@ -132,12 +132,10 @@ void TimedCommunicator::set_step(std::int64_t step) {
   inner_.set_step(step);
 }
 
-double TimedCommunicator::total_seconds() const {
-  double total = 0;
-  for (const Entry& e : entries_) total += e.seconds;
-  return total;
-}
 
+namespace {
+// The number of ranks the launcher (mpirun, srun) started, from its environment; 0 when the
+// process was not started by a launcher.
 int launcher_world_size() {
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"}) {
     const char* v = std::getenv(name);
@@ -145,6 +143,8 @@ int launcher_world_size() {
   }
   return 0;
 }
+
+}  // namespace
 
 std::unique_ptr<Communicator> start_communicator(const std::string& backend, double timeout_s) {
   UCLUSTER_CHECK(backend == "auto" || backend == "single" || backend == "mpi" || backend == "nccl",

@@ -73,7 +73,6 @@ class Communicator {
   virtual void set_step(std::int64_t step) { step_ = step; }
   std::int64_t step() const { return step_; }
   double timeout_s() const { return timeout_s_; }
-  void set_timeout(double seconds) { timeout_s_ = seconds; }
 
  protected:
   Communicator(int rank, int size, int local_rank, int local_size, double timeout_s)
@@ -121,17 +120,12 @@ class TimedCommunicator final : public Communicator {
     double seconds = 0;
   };
   const std::vector<Entry>& entries() const { return entries_; }
-  double total_seconds() const;
 
  private:
   Entry& entry(const char* what);
   Communicator& inner_;
   std::vector<Entry> entries_;
 };
-
-// The number of ranks the launcher (mpirun, srun) started, from its environment; 0 when the
-// process was not started by a launcher.
-int launcher_world_size();
 
 // The process group: MPI when this binary has it and mpirun started the process, else a single
 // process. backend: "auto", "single", "mpi" or "nccl" (the host side of NCCL is MPI). Throws (naming the cause) when mpirun started

@@ -13,7 +13,6 @@ bool mpi_compiled_in();
 // MPI_Init (once per process; MPI_Finalize when the communicator is destroyed) on MPI_COMM_WORLD.
 std::unique_ptr<Communicator> make_mpi_communicator(double timeout_s);
 
-bool nccl_compiled_in();
 // An NCCL communicator of host.size() ranks on ctx's device; the unique id travels over `host`
 // (which must outlive it and keeps serving host-memory collectives). Works without MPI for one rank.
 std::unique_ptr<Communicator> make_nccl_communicator(Communicator& host, Context& ctx);

@@ -203,8 +203,6 @@ class NcclCommunicator final : public Communicator {
 
 }  // namespace
 
-bool nccl_compiled_in() { return true; }
-
 std::unique_ptr<Communicator> make_nccl_communicator(Communicator& host, Context& ctx) {
   UCLUSTER_CHECK(ctx.cuda() != nullptr, "NCCL collectives need a CUDA context, got ", ctx.device_description());
   return std::make_unique<NcclCommunicator>(host, ctx);

@@ -11,7 +11,6 @@ std::unique_ptr<Communicator> make_mpi_communicator(double) {
 #endif
 
 #if !UCLUSTER_WITH_NCCL
-bool nccl_compiled_in() { return false; }
 std::unique_ptr<Communicator> make_nccl_communicator(Communicator&, Context& ctx) {
   fail("NCCL collectives asked for on ", ctx.device_description(),
        ", but this binary was built without NCCL (no CUDA toolkit with libnccl at build time); use "

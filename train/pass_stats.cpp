@@ -6,15 +6,14 @@ namespace {
 double scalar(Context& ctx, const Var& v) { return ctx.to_vector<float>(v->value).at(0); }
 }  // namespace
 
-StepRecord StepRecord::of_batch(Context& ctx, const model::Losses* losses, const Batch& b) {
+StepRecord StepRecord::of_batch(Context& ctx, const model::Losses& losses, const Batch& b) {
   StepRecord r;
-  if (losses == nullptr || b.size == 0) return r;
   const double n = double(b.size);
-  r.values[kFocal] = scalar(ctx, losses->focal) * n;
-  r.values[kKMeans] = scalar(ctx, losses->kmeans) * n;
-  r.values[kTotal] = scalar(ctx, losses->total) * n;
+  r.values[kFocal] = scalar(ctx, losses.focal) * n;
+  r.values[kKMeans] = scalar(ctx, losses.kmeans) * n;
+  r.values[kTotal] = scalar(ctx, losses.total) * n;
   r.values[kJets] = n;
-  const std::vector<std::int32_t> pred = ctx.to_vector<std::int32_t>(losses->assignment);
+  const std::vector<std::int32_t> pred = ctx.to_vector<std::int32_t>(losses.assignment);
   for (std::int64_t i = 0; i < b.size; ++i) {
     const int p = pred[static_cast<std::size_t>(i)], t = b.truth[static_cast<std::size_t>(i)];
     UCLUSTER_CHECK(p >= 0 && p < kClusters && t >= 0 && t < kClusters, "step record: cluster ", p, " or class ", t,

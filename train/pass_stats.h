@@ -26,8 +26,9 @@ struct StepRecord {
   static constexpr int kFocal = 0, kKMeans = 1, kTotal = 2, kJets = 3, kConfusion = 4;
   std::array<double, kConfusion + kClusters * kClusters> values{};
 
-  // This rank's batch (an empty batch gives zeros: it still joins the all-reduce).
-  static StepRecord of_batch(Context& ctx, const model::Losses* losses, const Batch& b);
+  // This rank's batch and its losses. A rank without a batch in a step keeps a default (zero)
+  // record: it still joins the all-reduce.
+  static StepRecord of_batch(Context& ctx, const model::Losses& losses, const Batch& b);
   void all_reduce(Communicator& comm, Context& ctx);
 
   double jets() const { return values[kJets]; }

@@ -150,7 +150,7 @@ void Trainer::train_epoch(int epoch) {
     model::ForwardOutput out = model_.forward(tape, store_, data, model::BatchNormMode::Train, nullptr, bn_sync_);
     model::Losses losses =
         model::compute_losses(tape, out, param_var(store_, "mu"), targets, alpha, config_.losses(), joint);
-    StepRecord step = StepRecord::of_batch(ctx_, &losses, b);
+    StepRecord step = StepRecord::of_batch(ctx_, losses, b);
     step.all_reduce(comm_, ctx_);
     const double total = step.mean(StepRecord::kTotal);
     if (!std::isfinite(total)) {
@@ -204,7 +204,7 @@ PassStats Trainer::evaluate(int epoch) {
       model::ForwardOutput out = model_.forward(tape, store_, data, model::BatchNormMode::Inference);
       model::Losses losses =
           model::compute_losses(tape, out, param_var(store_, "mu"), targets, alpha, config_.losses(), joint);
-      step = StepRecord::of_batch(ctx_, &losses, b);
+      step = StepRecord::of_batch(ctx_, losses, b);
     }
     step.all_reduce(comm_, ctx_);
     stats.add(step, full_step);
@@ -212,15 +212,24 @@ PassStats Trainer::evaluate(int epoch) {
   return stats;
 }
 
+void Trainer::gather_embeddings(const char* what, std::vector<std::int64_t>& rows, std::vector<float>& z) const {
+  const std::vector<std::string> packed = comm_.gather(pack_embeddings(embedding_rows_, embeddings_), 0, what);
+  if (comm_.rank() == 0) unpack_sorted(packed, model_.dims().latent, rows, z);
+}
+
+void Trainer::average_moving_statistics() {
+  // Per-rank batch statistics leave per-rank moving averages: their mean is what is evaluated and
+  // saved (with synchronised batch norm they are identical on every rank already).
+  if (comm_.size() > 1 && !config_.synchronised_batch_norm(comm_.size()))
+    comm_.all_reduce_mean(ctx_, store_.flat_buffers(), "moving statistics average");
+}
+
 void Trainer::initialise_centroids(int epoch) {
   const std::int64_t d = model_.dims().latent;
-  const std::vector<std::string> packed =
-      comm_.gather(pack_embeddings(embedding_rows_, embeddings_), 0, "k-means embeddings gather");
-  std::vector<float> mu;
+  std::vector<std::int64_t> rows;
+  std::vector<float> z, mu;
+  gather_embeddings("k-means embeddings gather", rows, z);
   if (comm_.rank() == 0) {
-    std::vector<std::int64_t> rows;
-    std::vector<float> z;
-    unpack_sorted(packed, d, rows, z);
     const std::int64_t n = static_cast<std::int64_t>(rows.size());
     KMeansOptions o;
     o.clusters = static_cast<int>(model_.dims().num_clusters);
@@ -250,18 +259,14 @@ void Trainer::broadcast_state() {
 }
 
 void Trainer::save(const std::string& path) {
-  // Per-rank batch statistics leave per-rank moving averages: their mean is what is evaluated and
-  // saved (with synchronised batch norm they are identical on every rank already).
-  if (comm_.size() > 1 && !config_.synchronised_batch_norm(comm_.size()))
-    comm_.all_reduce_mean(ctx_, store_.flat_buffers(), "moving statistics average");
-  const std::vector<std::string> packed =
-      comm_.gather(pack_embeddings(embedding_rows_, embeddings_), 0, "checkpoint embeddings gather");
+  average_moving_statistics();
+  CheckpointData data;
+  gather_embeddings("checkpoint embeddings gather", data.embedding_rows, data.embeddings);
   const LoaderPosition p = train_->position();
   const std::vector<std::string> positions =
       comm_.gather(nlohmann::json{p.epoch, p.step}.dump(), 0, "checkpoint loader positions gather");
   comm_.agree_on([&] {
     if (comm_.rank() != 0) return;
-    CheckpointData data;
     data.config = config_.to_json();
     nlohmann::json loader_positions = nlohmann::json::array();
     for (const std::string& s : positions) loader_positions.push_back(nlohmann::json::parse(s));
@@ -279,7 +284,6 @@ void Trainer::save(const std::string& path) {
                   {"history", history}};
     data.adam_m = optimizer_->m();
     data.adam_v = optimizer_->v();
-    unpack_sorted(packed, model_.dims().latent, data.embedding_rows, data.embeddings);
     data.embedding_dim = model_.dims().latent;
     save_checkpoint(ctx_, path, store_, data);
   });
@@ -373,8 +377,7 @@ nlohmann::json Trainer::run(bool resume) {
     if (stop_requested_) return history_.empty() ? nlohmann::json() : history_.back();
     const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (epoch_ == config_.max_pretrain()) initialise_centroids(epoch_);
-    if (comm_.size() > 1 && !config_.synchronised_batch_norm(comm_.size()))
-      comm_.all_reduce_mean(ctx_, store_.flat_buffers(), "moving statistics average");
+    average_moving_statistics();
     const PassStats test = evaluate(epoch_);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::vector<float> mu = ctx_.to_vector<float>(store_.param("mu"));

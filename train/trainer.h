@@ -53,6 +53,10 @@ class Trainer {
   void train_epoch(int epoch);
   PassStats evaluate(int epoch);
   void initialise_centroids(int epoch);
+  // Every rank's k-means embeddings and their data-set rows, sorted by row, on rank 0.
+  void gather_embeddings(const char* what, std::vector<std::int64_t>& rows, std::vector<float>& z) const;
+  // With per-rank batch statistics: the moving averages replaced by their mean over the ranks.
+  void average_moving_statistics();
   void save(const std::string& path);
   void resume_from(const std::string& path);
   // Rank 0's parameters, statistics and optimiser moments on every rank.
