@@ -100,8 +100,53 @@ TEST_F(KMeansParity, ConfigAFirstEpochB8) { check(8, 3, 3, 4.0); }
 TEST_F(KMeansParity, ConfigALastEpochB512) { check(512, 3, 3, 380.0); }
 TEST_F(KMeansParity, ConfigBLastEpochB512) { check(512, 3, 3, 900.0); }
 TEST_F(KMeansParity, NegativeAlphaDuringPretraining) { check(64, 3, 3, -18.0); }
-// More jets than the forward kernel's 256 threads, and a non-UCluster K, D.
+// More jets than one 256-row chunk of the batch reduction, and a non-UCluster K, D.
 TEST_F(KMeansParity, ManyJetsOtherShapes) { check(1000, 5, 7, 10.0); }
+// The batch sums (loss, dmu) run as per-jet terms + fixed-order two-stage column sums over chunks of
+// 256 jets: one jet, a partial first chunk, 4 chunks (last one partial), 16 full chunks; and
+// K * D = 35 columns (two 32-column tiles) with a last chunk of one jet.
+TEST_F(KMeansParity, OneJet) { check(1, 3, 3, 4.0); }
+TEST_F(KMeansParity, SevenJets) { check(7, 3, 3, 10.0); }
+TEST_F(KMeansParity, ThousandJetsConfigA) { check(1000, 3, 3, 380.0); }
+TEST_F(KMeansParity, ManyChunksConfigB4096) { check(4096, 3, 3, 900.0); }
+TEST_F(KMeansParity, TwoColumnTilesOddChunk) { check(257, 7, 5, 6.0); }
+
+// Run to run: the same inputs give the same bits (no atomics in the batch sums).
+TEST_F(KMeansParity, RepeatableBits) {
+  const std::int64_t B = 4096, K = 3, D = 3;
+  const double alpha = 380.0;
+  const Tensor z = to_gpu(rand({B, D}, 0.0, 3.0)), mu = to_gpu(rand({K, D}, 0.0, 3.0));
+  const Tensor dloss = to_gpu(ctx().from_vector<float>({1}, {0.7f}, Device::cpu()));
+  const Tensor dz0 = randn({B, D}, 1e-2), dmu0 = randn({K, D}, 1e-2);
+  Tensor loss[2], dist[2], dz[2], dmu[2];
+  for (int run = 0; run < 2; ++run) {
+    loss[run] = poisoned_gpu({1});
+    dist[run] = poisoned_gpu({B, K});
+    dz[run] = to_gpu(dz0);
+    dmu[run] = to_gpu(dmu0);
+    kmeans_loss_forward(ctx(), z, mu, alpha, loss[run], dist[run]);
+    kmeans_loss_backward(ctx(), z, mu, alpha, dloss, dz[run], dmu[run]);
+  }
+  UCLUSTER_EXPECT_SAME_BITS(ctx(), "kmeans_loss forward", loss[0], loss[1]);
+  UCLUSTER_EXPECT_SAME_BITS(ctx(), "kmeans_loss distances", dist[0], dist[1]);
+  UCLUSTER_EXPECT_SAME_BITS(ctx(), "kmeans_loss backward dz", dz[0], dz[1]);
+  UCLUSTER_EXPECT_SAME_BITS(ctx(), "kmeans_loss backward dmu", dmu[0], dmu[1]);
+}
+
+// dmu alone and dz alone (the other gradient undefined) give the same values as both together.
+TEST_F(KMeansParity, EachGradientAlone) {
+  const std::int64_t B = 600, K = 3, D = 3;
+  const double alpha = 10.0;
+  const Tensor z = to_gpu(rand({B, D}, 0.0, 3.0)), mu = to_gpu(rand({K, D}, 0.0, 3.0));
+  const Tensor dloss = to_gpu(ctx().from_vector<float>({1}, {0.7f}, Device::cpu()));
+  const Tensor dz0 = randn({B, D}, 1e-2), dmu0 = randn({K, D}, 1e-2);
+  Tensor dz_both = to_gpu(dz0), dmu_both = to_gpu(dmu0), dz_alone = to_gpu(dz0), dmu_alone = to_gpu(dmu0);
+  kmeans_loss_backward(ctx(), z, mu, alpha, dloss, dz_both, dmu_both);
+  kmeans_loss_backward(ctx(), z, mu, alpha, dloss, dz_alone, Tensor());
+  kmeans_loss_backward(ctx(), z, mu, alpha, dloss, Tensor(), dmu_alone);
+  UCLUSTER_EXPECT_SAME_BITS(ctx(), "kmeans_loss backward dz alone", dz_alone, dz_both);
+  UCLUSTER_EXPECT_SAME_BITS(ctx(), "kmeans_loss backward dmu alone", dmu_alone, dmu_both);
+}
 
 TEST_F(KMeansParity, AssignmentTiesKeepTheLowerIndex) {
   const Tensor dist = ctx().from_vector<float>({3, 3}, {1, 1, 2, 3, 2, 2, 5, 5, 5}, Device::cpu());
