@@ -1,6 +1,7 @@
 // End-to-end model benchmark: training-step throughput (forward, backward, Adam, BN update) at a
 // given batch size, the reference epoch (302,592 training + 75,264 test jets, spec 1.7)
-// extrapolated from the measured steps, and single-jet / batched inference. Prints JSON.
+// extrapolated from the measured steps, and single-jet / batched inference (single-jet also through
+// the captured CUDA graph of model/inference_graph.h: replay time and host-to-host latency). Prints JSON.
 //   model_throughput [--batch B] [--steps S] [--infer-batch N] [--device cpu|cuda|auto] [--threads T]
 // Model FLOP/s use the reference's count (spec 7): 62.6 MFLOP per jet forward, 185 MFLOP per
 // training jet, whatever shortcut the engine takes.
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "kernels/adam.h"
+#include "model/inference_graph.h"
 #include "model/losses.h"
 #include "model/ucluster_model.h"
 
@@ -95,6 +97,23 @@ int main(int argc, char** argv) {
   for (int r = 0; r < reps; ++r) infer(one);
   ctx.synchronize();
   const double single_s = seconds_since(t0) / reps;
+
+  // Issue #6: the same single-jet forwards replayed from a captured CUDA graph (on the CPU there is
+  // no graph and these measure the plain forward): 50 back-to-back run()s, then the latency a
+  // trigger-side user sees, one jet from a host tensor in and z copied back to the host, averaged.
+  model::InferenceGraph graph(model, store, ctx, 1);
+  const Tensor one_host = ctx.to(one, Device::cpu());
+  graph.run(one);
+  ctx.synchronize();
+  t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < reps; ++r) graph.run(one);
+  ctx.synchronize();
+  const double graph_single_s = seconds_since(t0) / reps;
+  volatile float sink = 0.0f;
+  t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < reps; ++r) sink = sink + ctx.to_vector<float>(graph.run(one_host).z)[0];
+  const double graph_latency_s = seconds_since(t0) / reps;
+
   if (infer_batch <= 0) infer_batch = batch;
   Tensor infer_data = infer_batch == batch ? data : ctx.to(synthetic_jets(ctx, infer_batch, rng), ctx.device());
   infer(infer_data);  // warm-up at this size
@@ -113,10 +132,13 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"device\": \"%s\", \"batch\": %lld, \"train_step_s\": %.5f, \"train_jets_per_s\": %.1f, "
       "\"reference_epoch_s\": %.2f, \"train_model_tflops\": %.4f, \"single_jet_inference_ms\": %.4f, "
+      "\"single_jet_graph_inference_ms\": %.4f, \"single_jet_graph_latency_ms\": %.4f, "
+      "\"single_jet_graph_captured\": %s, \"single_jet_graph_nodes\": %zu, "
       "\"infer_batch\": %lld, \"batch_inference_jets_per_s\": %.1f, \"peak_host_bytes\": %zu, "
       "\"peak_device_bytes\": %zu}\n",
       ctx.device_description().c_str(), static_cast<long long>(batch), step_s, train_jets_s, epoch_s, train_tflops,
-      single_s * 1e3, static_cast<long long>(infer_batch), infer_jets_s,
+      single_s * 1e3, graph_single_s * 1e3, graph_latency_s * 1e3, graph.captured() ? "true" : "false", graph.node_count(),
+      static_cast<long long>(infer_batch), infer_jets_s,
       ctx.allocator(Device::cpu()).stats().peak_bytes_in_use, peak_device);
   return 0;
 }

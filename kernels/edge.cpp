@@ -1,5 +1,7 @@
 #include "kernels/edge.h"
 
+#include "engine/cuda_runtime.h"
+
 #include "kernels/cpu/edge.h"
 #include "kernels/cuda/edge.h"
 #include "kernels/dispatch.h"
@@ -31,6 +33,9 @@ void check_index_range(Context& ctx, const char* op, const Tensor& idx, std::int
       return;
     }
     case DeviceKind::CUDA: {
+      // Reading the flag back is a host synchronisation, which would invalidate a CUDA-graph
+      // capture; inside one the indices are not checked (they come from the kNN ops).
+      if (cuda_runtime::is_capturing(ctx.cuda())) return;
       bool bad = false;
       UCLUSTER_CUDA_CALL(op, bad = cuda::any_bad_index(ctx, idx.data<std::int32_t>(), idx.numel(), n));
       UCLUSTER_CHECK(!bad, op, ": indices ", idx.describe(), " hold a value outside [0, ", n, ")");
