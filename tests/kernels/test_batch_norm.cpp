@@ -1,4 +1,3 @@
-#include <barrier>
 #include <cmath>
 #include <cstdio>
 #include <thread>
@@ -6,12 +5,14 @@
 #include "engine/cuda_runtime.h"
 #include "kernels/batch_norm.h"
 #include "tests/test_support.h"
+#include "tests/two_replicas.h"
 
 namespace ucluster {
 namespace {
 
 using test::gradcheck;
 using test::random_tensor;
+using test::TwoReplicaAllReduce;
 
 // Expects an Error whose message contains every one of `parts`.
 template <typename F>
@@ -269,32 +270,6 @@ TEST(BatchNorm, RejectsBadShapesWithAClearMessage) {
 }
 
 // ---- Synchronised batch norm (issue #5 item 3) ----
-
-// A two-party all-reduce for two replicas simulated by two threads: each deposits its n values,
-// both wait, both add slot 0 + slot 1 in that order (so the two replicas get the same bits), and
-// both wait again before a slot may be reused. It logs n per call and replica.
-class TwoReplicaAllReduce {
- public:
-  ReplicaSum for_replica(int r) {
-    return [this, r](double* values, std::int64_t n) { sum(r, values, n); };
-  }
-  // A replica that failed leaves the barrier, so the other one cannot hang.
-  void leave() { barrier_.arrive_and_drop(); }
-  const std::vector<std::int64_t>& calls(int r) const { return calls_[r]; }
-
- private:
-  void sum(int r, double* values, std::int64_t n) {
-    calls_[r].push_back(n);
-    slots_[r].assign(values, values + n);
-    barrier_.arrive_and_wait();
-    if (slots_[0].size() == slots_[1].size())  // a mismatch shows in calls()
-      for (std::int64_t i = 0; i < n; ++i) values[i] = slots_[0][i] + slots_[1][i];
-    barrier_.arrive_and_wait();
-  }
-  std::barrier<> barrier_{2};
-  std::vector<double> slots_[2];
-  std::vector<std::int64_t> calls_[2];
-};
 
 // A batch of `rows` rows of C channels in double, with parameters and an output gradient.
 struct SyncProblem {

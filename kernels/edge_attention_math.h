@@ -1,0 +1,118 @@
+// The per-element arithmetic of the fused edge path (kernels/edge_attention.h), shared by the CPU
+// body and the CUDA kernels so both compute y the same way, operation for operation. Plain C++ that
+// nvcc also compiles for the device.
+//
+// Every recomputation of y must give the same bits as the forward's (the max's gradient finds the
+// maxima by comparing a recomputed y with the forward's g). Each operation below is therefore one
+// correctly rounded IEEE operation, never contracted into a fused multiply-add: the device uses
+// the _rn intrinsics (which nvcc never contracts), the host plain operators (the CPU build targets
+// baseline x86-64, which has no FMA instruction to contract into, and kernels/CMakeLists.txt builds
+// cpu/edge_attention.cpp with -ffp-contract=off in case someone adds -march flags).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#ifdef __CUDACC__
+#define UCLUSTER_HOST_DEVICE __host__ __device__
+#else
+#define UCLUSTER_HOST_DEVICE
+#endif
+
+namespace ucluster {
+
+// Raw views of an edge layer (kernels/edge_attention.h's EdgeLayer) for the CPU and CUDA bodies:
+// projected [batch, n, channels], idx [batch, n, k], bias, gamma, beta, mean, var [channels].
+template <typename T>
+struct EdgeLayerArgs {
+  const T* projected = nullptr;
+  const std::int32_t* idx = nullptr;
+  const T* bias = nullptr;
+  const T* gamma = nullptr;
+  const T* beta = nullptr;
+  const T* mean = nullptr;
+  const T* var = nullptr;
+  double eps = 0;
+  std::int64_t batch = 0, n = 0, k = 0, channels = 0;
+};
+
+// Raw gradient outputs (each may be nullptr; all accumulate with +=): dprojected [batch, n,
+// channels], dbias, dgamma, dbeta [channels]. batch_statistics: differentiate through the batch
+// statistics (training mode).
+template <typename T>
+struct EdgeLayerGradArgs {
+  T* dprojected = nullptr;
+  T* dbias = nullptr;
+  T* dgamma = nullptr;
+  T* dbeta = nullptr;
+  bool batch_statistics = false;
+};
+
+namespace edge_math {
+
+template <typename T>
+UCLUSTER_HOST_DEVICE inline T add(T a, T b) {
+#ifdef __CUDA_ARCH__
+  if constexpr (sizeof(T) == 4) return __fadd_rn(a, b);
+  else return __dadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+
+template <typename T>
+UCLUSTER_HOST_DEVICE inline T sub(T a, T b) {
+#ifdef __CUDA_ARCH__
+  if constexpr (sizeof(T) == 4) return __fsub_rn(a, b);
+  else return __dsub_rn(a, b);
+#else
+  return a - b;
+#endif
+}
+
+template <typename T>
+UCLUSTER_HOST_DEVICE inline T mul(T a, T b) {
+#ifdef __CUDA_ARCH__
+  if constexpr (sizeof(T) == 4) return __fmul_rn(a, b);
+  else return __dmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
+// 1 / sqrt(var + eps), in double (correctly rounded sqrt and division on both backends), rounded to T.
+template <typename T>
+UCLUSTER_HOST_DEVICE inline T inv_std(T var, double eps) {
+#ifdef __CUDA_ARCH__
+  return T(1.0 / ::sqrt(double(var) + eps));
+#else
+  return T(1.0 / std::sqrt(double(var) + eps));
+#endif
+}
+
+// e = (p_i - p_j) + bias, the pre-normalisation edge feature (what the batch statistics run over).
+template <typename T>
+UCLUSTER_HOST_DEVICE inline T edge_value(T p_i, T p_j, T bias) {
+  return add(sub(p_i, p_j), bias);
+}
+
+// x_hat = ((p_i - p_j) + bias - mean) * inv_std for one edge and channel.
+template <typename T>
+UCLUSTER_HOST_DEVICE inline T edge_x_hat(T p_i, T p_j, T bias, T mean, T inv_std) {
+  return mul(sub(edge_value(p_i, p_j, bias), mean), inv_std);
+}
+
+// The batch norm's affine map before the ReLU: gamma x_hat + beta (y = max(this, 0); the ReLU's
+// gradient is taken where this is > 0, TF's convention at 0).
+template <typename T>
+UCLUSTER_HOST_DEVICE inline T edge_pre_relu(T x_hat, T gamma, T beta) {
+  return add(mul(gamma, x_hat), beta);
+}
+
+template <typename T>
+UCLUSTER_HOST_DEVICE inline T relu(T v) {
+  return v > T(0) ? v : T(0);
+}
+
+}  // namespace edge_math
+}  // namespace ucluster
