@@ -3,6 +3,7 @@
 // extrapolated from the measured steps, and single-jet / batched inference (single-jet also through
 // the captured CUDA graph of model/inference_graph.h: replay time and host-to-host latency). Prints JSON.
 //   model_throughput [--batch B] [--steps S] [--infer-batch N] [--device cpu|cuda|auto] [--threads T]
+//                    [--edge-path fused|unfused|auto]
 // Model FLOP/s use the reference's count (spec 7): 62.6 MFLOP per jet forward, 185 MFLOP per
 // training jet, whatever shortcut the engine takes.
 #include <chrono>
@@ -49,15 +50,17 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 int main(int argc, char** argv) {
   std::int64_t batch = 512, steps = 3, infer_batch = 0;
   ContextOptions opts;
+  std::string edge_path = "auto";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--batch")) batch = std::stoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--steps")) steps = std::stoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--infer-batch")) infer_batch = std::stoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--device")) opts.device = argv[i + 1];
     else if (!std::strcmp(argv[i], "--threads")) opts.num_threads = std::stoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--edge-path")) edge_path = argv[i + 1];
   }
   Context ctx(opts);
-  model::UClusterModel model;
+  const model::UClusterModel model(model::ModelDims{}, model::resolve_edge_path(edge_path, ctx.device()));
   ParamStore store;
   model.declare(store);
   store.finalize(ctx, ctx.device());
@@ -85,6 +88,10 @@ int main(int argc, char** argv) {
   for (std::int64_t s = 0; s < steps; ++s) train_step(s + 2);
   ctx.synchronize();
   const double step_s = seconds_since(t0) / double(steps);
+  // Peak of the training steps alone (the inference below at another batch size has its own).
+  const std::size_t train_peak_device =
+      ctx.device().is_cuda() ? ctx.allocator(ctx.device()).stats().peak_bytes_in_use : std::size_t{0};
+  const std::size_t train_peak_host = ctx.allocator(Device::cpu()).stats().peak_bytes_in_use;
 
   Tensor one = ctx.to(synthetic_jets(ctx, 1, rng), ctx.device());
   auto infer = [&](const Tensor& x) {
@@ -130,15 +137,15 @@ int main(int argc, char** argv) {
   const std::size_t peak_device =
       ctx.device().is_cuda() ? ctx.allocator(ctx.device()).stats().peak_bytes_in_use : std::size_t{0};
   std::printf(
-      "{\"device\": \"%s\", \"batch\": %lld, \"train_step_s\": %.5f, \"train_jets_per_s\": %.1f, "
+      "{\"device\": \"%s\", \"edge_path\": \"%s\", \"batch\": %lld, \"train_step_s\": %.5f, \"train_jets_per_s\": %.1f, "
       "\"reference_epoch_s\": %.2f, \"train_model_tflops\": %.4f, \"single_jet_inference_ms\": %.4f, "
       "\"single_jet_graph_inference_ms\": %.4f, \"single_jet_graph_latency_ms\": %.4f, "
       "\"single_jet_graph_captured\": %s, \"single_jet_graph_nodes\": %zu, "
       "\"infer_batch\": %lld, \"batch_inference_jets_per_s\": %.1f, \"peak_host_bytes\": %zu, "
-      "\"peak_device_bytes\": %zu}\n",
-      ctx.device_description().c_str(), static_cast<long long>(batch), step_s, train_jets_s, epoch_s, train_tflops,
+      "\"peak_device_bytes\": %zu, \"train_peak_host_bytes\": %zu, \"train_peak_device_bytes\": %zu}\n",
+      ctx.device_description().c_str(), model::edge_path_name(model.edge_path()), static_cast<long long>(batch), step_s, train_jets_s, epoch_s, train_tflops,
       single_s * 1e3, graph_single_s * 1e3, graph_latency_s * 1e3, graph.captured() ? "true" : "false", graph.node_count(),
       static_cast<long long>(infer_batch), infer_jets_s,
-      ctx.allocator(Device::cpu()).stats().peak_bytes_in_use, peak_device);
+      ctx.allocator(Device::cpu()).stats().peak_bytes_in_use, peak_device, train_peak_host, train_peak_device);
   return 0;
 }

@@ -10,12 +10,23 @@
 #include "kernels/concat.h"
 #include "kernels/dense.h"
 #include "kernels/edge.h"
+#include "kernels/edge_attention.h"
 #include "kernels/knn.h"
 #include "kernels/pool.h"
 
 namespace ucluster::model {
 
-UClusterModel::UClusterModel(ModelDims dims) : dims_(dims), layers_(layer_table(dims)) {}
+EdgePath resolve_edge_path(const std::string& request, Device device) {
+  if (request == "fused") return EdgePath::Fused;
+  if (request == "unfused") return EdgePath::Unfused;
+  UCLUSTER_CHECK(request == "auto", "edge_path must be \"auto\", \"fused\" or \"unfused\", got \"", request, "\"");
+  return device.is_cpu() ? EdgePath::Fused : EdgePath::Unfused;
+}
+
+const char* edge_path_name(EdgePath path) { return path == EdgePath::Fused ? "fused" : "unfused"; }
+
+UClusterModel::UClusterModel(ModelDims dims, EdgePath edge_path)
+    : dims_(dims), edge_path_(edge_path), layers_(layer_table(dims)) {}
 
 void UClusterModel::declare(ParamStore& store) const {
   for (const LayerSpec& l : layers_) {
@@ -123,6 +134,10 @@ struct UClusterModel::Pass {
   // One GAP attention block (spec 2.3): s, edge features y, self/neighbour coefficients a and c,
   // attention-weighted sum o and the max over neighbours g.
   GapOutput gap_block(const std::string& prefix, const Var& h, const Tensor& idx) {
+    return model.edge_path_ == EdgePath::Fused ? fused_gap_block(prefix, h, idx) : unfused_gap_block(prefix, h, idx);
+  }
+
+  GapOutput unfused_gap_block(const std::string& prefix, const Var& h, const Tensor& idx) {
     const std::int64_t b = h->value.dim(0), n = h->value.dim(1), k = idx.dim(2);
     Var s = layer(prefix + "_newfea", h);
     Var y = edge_layer(prefix + "_edge", h, idx);
@@ -132,14 +147,72 @@ struct UClusterModel::Pass {
     Var alpha = attention_softmax(tape, a, c, kAttentionLeakySlope);
     Var o = relu(tape, attention_aggregate(tape, alpha, y, param(prefix + "_out.b")));
     Var g = neighbor_max(tape, y);
-    keep(prefix + ".s", s->value);
     keep(prefix + ".y", y->value);
+    keep_gap(prefix, s, a, c, alpha, o, g);
+    return {o, g};
+  }
+
+  // The same block with its edge part fused (kernels/edge_attention.h): the edge conv's GEMM on
+  // the points (spec 7's exact rewrite, as edge_layer), its batch statistics, the neighbour-
+  // attention conv (edge_score) and the weighted sum and max (edge_aggregate) recompute y from
+  // the projected points instead of storing it. The BN statistics are taken in layer order, as
+  // in the unfused block.
+  GapOutput fused_gap_block(const std::string& prefix, const Var& h, const Tensor& idx) {
+    const std::int64_t b = h->value.dim(0), n = h->value.dim(1), k = idx.dim(2);
+    Var s = layer(prefix + "_newfea", h);
+    const LayerSpec& le = spec(prefix + "_edge");
+    UCLUSTER_CHECK(le.bias && le.batch_norm && le.relu, "UClusterModel: the fused edge path needs ", le.name,
+                   " with bias, batch norm and ReLU");
+    EdgeLayerVars edge{nullptr, idx, param(le.name + ".b"), param(le.name + ".bn_gamma"),
+                       param(le.name + ".bn_beta"), Tensor(), Tensor(), kBatchNormEpsilon,
+                       mode == BatchNormMode::Train};
+    {
+      const Scope scope(tape, le.name);
+      edge.projected = dense(tape, h, param(le.name + ".W"), nullptr);
+      const Tensor& p = edge.projected->value;
+      if (edge.batch_statistics) {
+        edge.mean = tape.ctx().empty({le.cout}, p.dtype(), p.device());
+        edge.var = tape.ctx().empty({le.cout}, p.dtype(), p.device());
+        edge_batch_statistics(tape.ctx(), p, idx, edge.bias->value, edge.mean, edge.var, bn_sync);
+        out.batch_stats.push_back({le.name, edge.mean, edge.var});
+        keep(le.name + ".batch_mean", edge.mean);
+        keep(le.name + ".batch_var", edge.var);
+      } else {
+        edge.mean = store.buffer(le.name + ".bn_mean");
+        edge.var = store.buffer(le.name + ".bn_var");
+      }
+      if (capture) {
+        Tensor y = tape.ctx().empty({b, n, k, le.cout}, p.dtype(), p.device());
+        edge_layer_forward(tape.ctx(), EdgeLayer{p, idx, edge.bias->value, edge.gamma->value, edge.beta->value,
+                                                 edge.mean, edge.var, edge.eps},
+                           y);
+        keep(prefix + ".y", y);
+      }
+    }
+    Var a = reshape(tape, layer(prefix + "_selfatt", s), {b, n});
+    Var c;
+    {
+      const Scope scope(tape, prefix + "_neibatt");
+      const LayerSpec& ln = spec(prefix + "_neibatt");
+      c = reshape(tape, normalise(ln, edge_score(tape, edge, param(ln.name + ".W"), param(ln.name + ".b"), bn_sync)),
+                  {b, n, k});
+    }
+    const Scope scope(tape, prefix + "_attention");
+    Var alpha = attention_softmax(tape, a, c, kAttentionLeakySlope);
+    EdgeAggregateResult r = edge_aggregate(tape, edge, alpha, param(prefix + "_out.b"), bn_sync);
+    Var o = relu(tape, r.o);
+    keep_gap(prefix, s, a, c, alpha, o, r.g);
+    return {o, r.g};
+  }
+
+  void keep_gap(const std::string& prefix, const Var& s, const Var& a, const Var& c, const Var& alpha, const Var& o,
+                const Var& g) const {
+    keep(prefix + ".s", s->value);
     keep(prefix + ".a", a->value);
     keep(prefix + ".c", c->value);
     keep(prefix + ".alpha", alpha->value);
     keep(prefix + ".o", o->value);
     keep(prefix + ".g", g->value);
-    return {o, g};
   }
 };
 

@@ -31,14 +31,26 @@ struct ForwardOutput {
   std::vector<BatchStats> batch_stats;  // training mode only, in layer order
 };
 
+// How a GAP block computes the part on its B N k edges (spec 2.3): the fused kernels of
+// kernels/edge_attention.h, which never store a per-edge, per-channel tensor, or the chain of
+// separate ops (edge_diff, bias_add, batch norm, ReLU, dense, attention_aggregate, neighbor_max).
+// The same function; they differ only in float rounding.
+enum class EdgePath { Fused, Unfused };
+
+// "fused", "unfused" or "auto". auto is fused on the CPU and unfused on CUDA: the fused CUDA
+// kernels have not yet run on a GPU (issue #6); tools/gpu-check runs their parity tests.
+EdgePath resolve_edge_path(const std::string& request, Device device);
+const char* edge_path_name(EdgePath path);
+
 // Named intermediate tensors ("gap0.y", "net02", "knn1", "agg", ...), filled when requested.
 using Capture = std::map<std::string, Tensor>;
 
 class UClusterModel {
  public:
-  explicit UClusterModel(ModelDims dims = {});
+  explicit UClusterModel(ModelDims dims = {}, EdgePath edge_path = EdgePath::Fused);
 
   const ModelDims& dims() const { return dims_; }
+  EdgePath edge_path() const { return edge_path_; }
   const std::vector<LayerSpec>& layers() const { return layers_; }
 
   // Declares every trainable tensor and BN moving statistic in forward order.
@@ -60,6 +72,7 @@ class UClusterModel {
  private:
   struct Pass;
   ModelDims dims_;
+  EdgePath edge_path_;
   std::vector<LayerSpec> layers_;
 };
 

@@ -44,6 +44,7 @@ void for_each_field(TrainConfig& c, F&& f) {
   f("batch_norm_stats", c.batch_norm_stats);
   f("collectives", c.collectives);
   f("timeout_s", c.timeout_s);
+  f("edge_path", c.edge_path);
   f("seed", c.seed);
   f("device", c.device);
   f("threads", c.threads);
@@ -225,6 +226,7 @@ void validate(const TrainConfig& c) {
   one_of("lr_scaling", c.lr_scaling, {"linear", "none"});
   one_of("batch_norm_stats", c.batch_norm_stats, {"auto", "global", "local"});
   one_of("collectives", c.collectives, {"auto", "mpi", "nccl", "single"});
+  one_of("edge_path", c.edge_path, {"auto", "fused", "unfused"});
   UCLUSTER_CHECK(c.lr_warmup_steps >= 0, "config key 'lr_warmup_steps' must be >= 0");
   UCLUSTER_CHECK(c.timeout_s >= 0, "config key 'timeout_s' must be >= 0 (0: no timeout), got ", c.timeout_s);
   UCLUSTER_CHECK(!c.output_dir.empty(), "config key 'output_dir' must not be empty");

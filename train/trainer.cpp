@@ -97,6 +97,7 @@ Trainer::Trainer(TrainConfig config, Context& ctx, Communicator& comm, std::uniq
       test_(std::move(test)),
       log_(std::move(log)),
       paths_(config_.output_dir),
+      model_(model::ModelDims{}, model::resolve_edge_path(config_.edge_path, ctx.device())),
       schedules_(config_.schedules(comm.size())) {
   // Checked on every rank alike (the loaders agree on steps per epoch without communicating).
   comm_.agree_on([&] {
@@ -369,7 +370,8 @@ nlohmann::json Trainer::run(bool resume) {
                    comm_.size() > 1 ? make_message(", ", config_.rank_batch(comm_.size()), " on each of ",
                                                    comm_.size(), " ranks (", comm_.backend(), ")")
                                     : std::string(),
-                   "), ", test_->rows(), " test jets, device ", ctx_.device_description()));
+                   "), ", test_->rows(), " test jets, device ", ctx_.device_description(), ", ",
+                   model::edge_path_name(model_.edge_path()), " edge path"));
   while (epoch_ < config_.epochs) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::int64_t jets_before = running_.jets;

@@ -104,6 +104,9 @@ TEST(TrainConfig, BatchSplitLearningRateScalingAndBatchNormStatistics) {
             std::string::npos);
   EXPECT_NE(error_of({{"batch_norm_stats", "sync"}}).find("'batch_norm_stats'"), std::string::npos);
   EXPECT_NE(error_of({{"collectives", "gloo"}}).find("'collectives'"), std::string::npos);
+  EXPECT_NE(error_of({{"edge_path", "fast"}}).find("'edge_path' must be one of \"auto\", \"fused\", \"unfused\""),
+            std::string::npos);
+  EXPECT_EQ(config_from_json({{"edge_path", "unfused"}}).edge_path, "unfused");
   EXPECT_NE(error_of({{"timeout_s", -1}}).find("'timeout_s' must be >= 0"), std::string::npos);
   EXPECT_NE(error_of({{"lr_warmup_steps", -5}}).find("'lr_warmup_steps'"), std::string::npos);
 }
