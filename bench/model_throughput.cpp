@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--edge-path")) edge_path = argv[i + 1];
   }
   Context ctx(opts);
-  const model::UClusterModel model(model::ModelDims{}, model::resolve_edge_path(edge_path, ctx.device()));
+  const model::UClusterModel model(model::ModelDims{}, model::resolve_edge_path(edge_path));
   ParamStore store;
   model.declare(store);
   store.finalize(ctx, ctx.device());

@@ -16,11 +16,11 @@
 
 namespace ucluster::model {
 
-EdgePath resolve_edge_path(const std::string& request, Device device) {
+EdgePath resolve_edge_path(const std::string& request) {
   if (request == "fused") return EdgePath::Fused;
   if (request == "unfused") return EdgePath::Unfused;
   UCLUSTER_CHECK(request == "auto", "edge_path must be \"auto\", \"fused\" or \"unfused\", got \"", request, "\"");
-  return device.is_cpu() ? EdgePath::Fused : EdgePath::Unfused;
+  return EdgePath::Unfused;
 }
 
 const char* edge_path_name(EdgePath path) { return path == EdgePath::Fused ? "fused" : "unfused"; }

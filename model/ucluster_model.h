@@ -37,9 +37,12 @@ struct ForwardOutput {
 // The same function; they differ only in float rounding.
 enum class EdgePath { Fused, Unfused };
 
-// "fused", "unfused" or "auto". auto is fused on the CPU and unfused on CUDA: the fused CUDA
-// kernels have not yet run on a GPU (issue #6); tools/gpu-check runs their parity tests.
-EdgePath resolve_edge_path(const std::string& request, Device device);
+// "fused", "unfused" or "auto". auto is unfused for now: on the CPU (2 cores, batch 512) the fused
+// path trains at 280-300 jets/s against 420-430 (it recomputes y about a dozen times per step and
+// the CPU is compute-bound) though it needs 1.8 GB instead of 4.1 GB; on CUDA the fused kernels
+// have not yet run on a GPU (issue #6; tools/gpu-check runs their parity tests and benchmarks both
+// paths).
+EdgePath resolve_edge_path(const std::string& request);
 const char* edge_path_name(EdgePath path);
 
 // Named intermediate tensors ("gap0.y", "net02", "knn1", "agg", ...), filled when requested.

@@ -109,7 +109,7 @@ int run(const Options& o) {
   copts.log = [](const std::string& s) { std::cerr << "evaluate: " << s << "\n"; };
   Context ctx(copts);
 
-  model::UClusterModel model(model::ModelDims{}, model::resolve_edge_path("auto", ctx.device()));
+  model::UClusterModel model(model::ModelDims{}, model::resolve_edge_path("auto"));
   ParamStore store;
   model.declare(store);
   store.finalize(ctx, ctx.device());

@@ -68,8 +68,8 @@ struct TrainConfig {
   std::string collectives = "auto";  // "auto" (NCCL for GPU ranks, MPI for CPU ranks), "mpi", "nccl", "single"
   double timeout_s = 600;            // a collective not complete within this ends the job on every rank
 
-  // How the GAP blocks compute their edge part (model/ucluster_model.h EdgePath): "fused",
-  // "unfused" or "auto" (fused on the CPU, unfused on CUDA until the fused CUDA kernels are verified).
+  // How the GAP blocks compute their edge part (model/ucluster_model.h EdgePath): "fused" (no
+  // per-edge tensor stored: less memory), "unfused" or "auto" (unfused for now, see there).
   std::string edge_path = "auto";
 
   // Run.

@@ -97,7 +97,7 @@ Trainer::Trainer(TrainConfig config, Context& ctx, Communicator& comm, std::uniq
       test_(std::move(test)),
       log_(std::move(log)),
       paths_(config_.output_dir),
-      model_(model::ModelDims{}, model::resolve_edge_path(config_.edge_path, ctx.device())),
+      model_(model::ModelDims{}, model::resolve_edge_path(config_.edge_path)),
       schedules_(config_.schedules(comm.size())) {
   // Checked on every rank alike (the loaders agree on steps per epoch without communicating).
   comm_.agree_on([&] {
