@@ -53,11 +53,19 @@ void Tape::backward(const Var& output, const Tensor& seed) {
   UCLUSTER_CHECK(seed.numel() == output->value.numel() && seed.dtype() == output->value.dtype(),
                  "Tape::backward: seed ", seed.describe(), " does not match output ", output->value.describe());
   UCLUSTER_CHECK(output->requires_grad, "Tape::backward: the output does not depend on anything that requires grad");
+  UCLUSTER_CHECK(!backpropagated_, "Tape::backward: this tape has already been backpropagated (its steps were "
+                                   "released as they ran); record the computation on a new tape");
+  backpropagated_ = true;
   ctx_.copy(grad(output), seed);
   ScopedRange range("backward");
-  for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
-    ScopedRange step_range(it->name.c_str());
-    it->backward();
+  // Each step is released as soon as it has run: the activations and gradients only it still held
+  // (most intermediate tensors) go back to the allocator while the rest of the backward runs, so the
+  // peak memory of a training step is about its activations, not activations plus all gradients.
+  while (!steps_.empty()) {
+    const Step step = std::move(steps_.back());
+    steps_.pop_back();
+    ScopedRange step_range(step.name.c_str());
+    step.backward();
   }
 }
 

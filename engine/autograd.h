@@ -52,8 +52,10 @@ class Tape {
   const Tensor& grad(const Var& v);
 
   // Seeds d(loss)/d(loss) = 1 (loss must have one element) and runs all recorded steps in reverse.
+  // Each step is released once it has run (with the saved tensors only it held), so a tape can be
+  // backpropagated once; a second call throws.
   void backward(const Var& loss);
-  // Seeds d(.)/d(output) = seed (same shape as output) and runs all recorded steps in reverse.
+  // Seeds d(.)/d(output) = seed (same shape as output) and runs all recorded steps in reverse, as above.
   void backward(const Var& output, const Tensor& seed);
   // Forgets the recorded steps (and with them the saved activations).
   void clear() { steps_.clear(); }
@@ -66,6 +68,7 @@ class Tape {
   };
   Context& ctx_;
   bool grad_enabled_;
+  bool backpropagated_ = false;
   std::string scope_;
   std::vector<Step> steps_;
 };

@@ -11,6 +11,7 @@
 #include "kernels/dense.h"
 #include "kernels/edge.h"
 #include "kernels/edge_attention.h"
+#include "kernels/elementwise.h"
 #include "kernels/knn.h"
 #include "kernels/pool.h"
 
@@ -95,6 +96,39 @@ struct UClusterModel::Pass {
     const Scope scope(tape, name);
     const LayerSpec& l = spec(name);
     return normalise(l, dense(tape, x, param(l.name + ".W"), l.bias ? param(l.name + ".b") : nullptr));
+  }
+
+  // A conv layer on the channel concatenation of `parts`, computed as the sum of each part's GEMM
+  // with its rows of W: the same linear map as the layer on concat(parts), with only float rounding
+  // different, but the concatenation ([B, N, 848] for agg, spec 2.4 row 21) and its gradient are
+  // never stored. Used for agg only: gapnet01 feeds the second kNN graph through gapnet02, and a
+  // rounding-level change there flips near-tied neighbours (the full golden batch showed it), so
+  // gapnet01 and gapnet11 keep the reference's single GEMM on the concatenation.
+  Var layer_on_parts(const std::string& name, const std::vector<Var>& parts) {
+    const Scope scope(tape, name);
+    const LayerSpec& l = spec(name);
+    Var w = param(l.name + ".W");
+    Var sum;
+    std::int64_t first = 0;
+    for (const Var& part : parts) {
+      const std::int64_t rows = part->value.dim(part->value.rank() - 1);
+      UCLUSTER_CHECK(first + rows <= l.cin, "UClusterModel: the parts of ", l.name, " have more than ", l.cin,
+                     " channels");
+      Var d = dense(tape, part, weight_rows(w, first, rows), sum ? nullptr : (l.bias ? param(l.name + ".b") : nullptr));
+      sum = sum ? add_scaled(tape, sum, d, 1.0, 1.0) : d;
+      first += rows;
+    }
+    UCLUSTER_CHECK(first == l.cin, "UClusterModel: the parts of ", l.name, " have ", first, " channels, the layer ",
+                   l.cin);
+    return normalise(l, sum);
+  }
+
+  // Rows [first, first + rows) of a [Cin, Cout] weight Var, value and gradient both views.
+  static Var weight_rows(const Var& w, std::int64_t first, std::int64_t rows) {
+    const std::int64_t cols = w->value.dim(1);
+    Var v = make_var(w->value.view(first * cols, {rows, cols}), true);
+    v->grad = w->grad.view(first * cols, {rows, cols});
+    return v;
   }
 
   // The edge-feature conv of a GAP block on the edges (h_i - h_j) of the kNN graph, computed as
@@ -242,7 +276,7 @@ ForwardOutput UClusterModel::forward(Tape& tape, const ParamStore& store, const 
   Var net11 = pass.layer("gapnet11", concat(tape, {x, gap1.o}));
   Var net12 = pass.layer("gapnet12", net11);
 
-  Var agg = pass.layer("agg", concat(tape, {net01, net02, net11, net12, gap0.g, gap1.g}));
+  Var agg = pass.layer_on_parts("agg", {net01, net02, net11, net12, gap0.g, gap1.g});
   out.z = mean_pool(tape, agg);  // padding included (spec 8 #12)
   Var fc1 = pass.layer("fc1", out.z);
   Var fc2 = pass.layer("fc2", fc1);

@@ -17,12 +17,34 @@ TEST(Autograd, VarUsedTwiceAccumulatesBothContributions) {
   Var b = dense(tape, x, w2, nullptr);
   EXPECT_EQ(tape.size(), 2u);
   tape.backward(a, ctx.from_vector<double>({1, 1}, {1}));
-  tape.clear();
+  EXPECT_EQ(tape.size(), 0u);  // every step released once it ran
   EXPECT_EQ(ctx.to_vector<double>(x->grad), (std::vector<double>{2, 3}));
   Tape tape2(ctx);
   Var c = dense(tape2, x, w2, nullptr);
   tape2.backward(c, ctx.from_vector<double>({1, 1}, {1}));
   EXPECT_EQ(ctx.to_vector<double>(x->grad), (std::vector<double>{7, 10}));
+}
+
+// The backward releases each step once it has run: an intermediate Var that only the tape held is
+// freed during the backward, and a second backward of the same tape is refused.
+TEST(Autograd, BackwardReleasesStepsAndRunsOnce) {
+  Context ctx(test::cpu_options());
+  Tape tape(ctx);
+  Var x = make_var(ctx.from_vector<double>({1, 2}, {1, -2}), true);
+  Var w = make_var(ctx.from_vector<double>({2, 1}, {3, 4}));
+  std::weak_ptr<VarNode> hidden;
+  Var y;
+  {
+    Var h = relu(tape, x);
+    hidden = h;
+    y = dense(tape, h, w, nullptr);
+  }
+  EXPECT_FALSE(hidden.expired());  // held by the recorded dense step
+  tape.backward(y, ctx.from_vector<double>({1, 1}, {1}));
+  EXPECT_TRUE(hidden.expired());
+  EXPECT_EQ(ctx.to_vector<double>(x->grad), (std::vector<double>{3, 0}));
+  const std::string msg = test::error_of([&] { tape.backward(y, ctx.from_vector<double>({1, 1}, {1})); });
+  EXPECT_NE(msg.find("already been backpropagated"), std::string::npos) << msg;
 }
 
 TEST(Autograd, ParameterGradientsLandInTheFlatBuffer) {
