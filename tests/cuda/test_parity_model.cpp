@@ -43,12 +43,14 @@ struct Side {
   Tensor total, focal, kmeans, z, logits, knn1, knn2;
 };
 
-class ModelParity : public parity::CudaParity {
+// Parameterised over the GAP blocks' edge path (model/ucluster_model.h): both run on the GPU.
+class ModelParity : public parity::CudaParity, public ::testing::WithParamInterface<model::EdgePath> {
  protected:
   void SetUp() override {
     parity::CudaParity::SetUp();
     if (mode_ == parity::StandIn::Cpu64)
       GTEST_SKIP() << "the model runs in float32 only; f64 stand-in not applicable";
+    net_ = model::UClusterModel(model::ModelDims{}, GetParam());
   }
 
   void run(Side& side, Device device, const Tensor& data, const Tensor& targets) {
@@ -106,7 +108,7 @@ class ModelParity : public parity::CudaParity {
   model::UClusterModel net_;
 };
 
-TEST_F(ModelParity, TrainingForwardAndGradientsB8) {
+TEST_P(ModelParity, TrainingForwardAndGradientsB8) {
   const std::int64_t B = 8, k = net_.dims().k;
   const Tensor data = jets(B, 100, 8, {100, 64, 31, 17, 9, 3});
   std::vector<std::int32_t> t(B);
@@ -156,12 +158,18 @@ TEST_F(ModelParity, TrainingForwardAndGradientsB8) {
     }
     EXPECT_LE(double(outside), kFlipFraction * double(c.size()))
         << "gradient " << e.name << ": " << outside << " of " << c.size() << " elements outside |gpu - cpu| <= " << atol;
-    if (!analytically_zero_gradient(e.name))
+    if (!analytically_zero_gradient(e.name)) {
       EXPECT_LE(std::sqrt(diff2), kGradientNormRelative * std::sqrt(ref2))
           << "gradient " << e.name << ": relative L2 error " << std::sqrt(diff2 / std::max(ref2, 1e-300));
+    }
     parity::record("gradient_" + e.name + "_outside_fraction", std::to_string(double(outside) / double(c.size())));
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(EdgePaths, ModelParity, ::testing::Values(model::EdgePath::Fused, model::EdgePath::Unfused),
+                         [](const ::testing::TestParamInfo<model::EdgePath>& info) {
+                           return std::string(model::edge_path_name(info.param));
+                         });
 
 }  // namespace
 }  // namespace ucluster
