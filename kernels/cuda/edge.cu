@@ -7,6 +7,7 @@
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/edge.h"
+#include "kernels/cuda/neighbour_lists.cuh"
 
 namespace ucluster::cuda {
 
@@ -43,24 +44,7 @@ __global__ void edge_backward_kernel(const std::int32_t* idx, const float* de, f
   const float* deb = de + b * edges * channels;
   float* dxb = dx + b * n * channels;
 
-  for (int e = threadIdx.x; e < edges; e += blockDim.x) jidx[e] = ib[e];
-  __syncthreads();
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    int count = 0;
-    for (int e = 0; e < edges; ++e) count += jidx[e] == i;
-    offsets[i + 1] = count;
-  }
-  if (threadIdx.x == 0) offsets[0] = 0;
-  __syncthreads();
-  if (threadIdx.x == 0)
-    for (int i = 0; i < n; ++i) offsets[i + 1] += offsets[i];
-  __syncthreads();
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    int pos = offsets[i];
-    for (int e = 0; e < edges; ++e)
-      if (jidx[e] == i) incoming[pos++] = e;
-  }
-  __syncthreads();
+  build_inverse_neighbour_lists(ib, n, edges, jidx, offsets, incoming);
   for (int o = threadIdx.x; o < n * channels; o += blockDim.x) {
     const int i = o / channels, c = o % channels;
     float own = 0.0f, gathered = 0.0f;

@@ -26,6 +26,7 @@
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/edge_attention.h"
+#include "kernels/cuda/neighbour_lists.cuh"
 
 namespace ucluster::cuda {
 
@@ -358,26 +359,7 @@ __global__ void __launch_bounds__(kMaxChannels) scatter_kernel(Layer L, Up up, c
   const std::int64_t jet = blockIdx.x;
   const std::int32_t* ib = L.idx + jet * edges;
 
-  // Inverse neighbour lists: counts, a serial prefix sum, then the fill in edge order. An index
-  // outside [0, n) matches no point and is never gathered.
-  for (int e = threadIdx.x; e < edges; e += blockDim.x) jidx[e] = ib[e];
-  __syncthreads();
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    int count = 0;
-    for (int e = 0; e < edges; ++e) count += jidx[e] == i;
-    offsets[i + 1] = count;
-  }
-  if (threadIdx.x == 0) offsets[0] = 0;
-  __syncthreads();
-  if (threadIdx.x == 0)
-    for (int i = 0; i < n; ++i) offsets[i + 1] += offsets[i];
-  __syncthreads();
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    int pos = offsets[i];
-    for (int e = 0; e < edges; ++e)
-      if (jidx[e] == i) incoming[pos++] = e;
-  }
-  __syncthreads();
+  build_inverse_neighbour_lists(ib, n, edges, jidx, offsets, incoming);
 
   const int c = threadIdx.x % C, slots = blockDim.x / C;
   const Channel ch = channel_of(L, c);
