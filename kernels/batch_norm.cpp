@@ -43,7 +43,7 @@ void check_eps(const char* op, double eps) {
 
 void batch_norm_train_forward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
                               const Tensor& y, const Tensor& batch_mean, const Tensor& batch_var,
-                              const Tensor& inv_std, const ReplicaSum& sync) {
+                              const Tensor& inv_std, const ReplicaSum& sync, bool relu) {
   const char* op = "batch_norm (training)";
   const std::int64_t C = check_input(op, x);
   const std::int64_t rows = x.shape().rows();
@@ -62,7 +62,7 @@ void batch_norm_train_forward(Context& ctx, const Tensor& x, const Tensor& gamma
         using T = decltype(zero);
         cpu::batch_norm_train_forward<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), y.data<T>(),
                                          batch_mean.data<T>(), batch_var.data<T>(), inv_std.data<T>(), rows, C, eps,
-                                         sync);
+                                         sync, relu);
       });
       return;
     case DeviceKind::CUDA:
@@ -70,14 +70,14 @@ void batch_norm_train_forward(Context& ctx, const Tensor& x, const Tensor& gamma
       UCLUSTER_CUDA_CALL(op, cuda::batch_norm_train_forward(ctx, x.data<float>(), gamma.data<float>(),
                                                             beta.data<float>(), y.data<float>(),
                                                             batch_mean.data<float>(), batch_var.data<float>(),
-                                                            inv_std.data<float>(), rows, C, eps, sync));
+                                                            inv_std.data<float>(), rows, C, eps, sync, relu));
       return;
   }
 }
 
 void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& batch_mean,
                                const Tensor& inv_std, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
-                               const Tensor& dbeta, const ReplicaSum& sync) {
+                               const Tensor& dbeta, const ReplicaSum& sync, const Tensor& relu_output) {
   const char* op = "batch_norm (training) backward";
   const std::int64_t C = check_input(op, x);
   const std::int64_t rows = x.shape().rows();
@@ -85,6 +85,7 @@ void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamm
   check_channel_vector(op, "batch_mean", batch_mean, x);
   check_channel_vector(op, "inv_std", inv_std, x);
   check_same_as_input(op, "output gradient", dy, x);
+  if (relu_output.defined()) check_same_as_input(op, "ReLU output", relu_output, x);
   if (dx.defined()) check_same_as_input(op, "input gradient", dx, x);
   if (dgamma.defined()) check_channel_vector(op, "gamma gradient", dgamma, x);
   if (dbeta.defined()) check_channel_vector(op, "beta gradient", dbeta, x);
@@ -95,7 +96,7 @@ void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamm
         using T = decltype(zero);
         cpu::batch_norm_train_backward<T>(x.data<T>(), gamma.data<T>(), batch_mean.data<T>(), inv_std.data<T>(),
                                           dy.data<T>(), ptr_or_null<T>(dx), ptr_or_null<T>(dgamma),
-                                          ptr_or_null<T>(dbeta), rows, C, sync);
+                                          ptr_or_null<T>(dbeta), rows, C, sync, ptr_or_null<T>(relu_output));
       });
       return;
     case DeviceKind::CUDA:
@@ -103,13 +104,15 @@ void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamm
       UCLUSTER_CUDA_CALL(op, cuda::batch_norm_train_backward(
                                  ctx, x.data<float>(), gamma.data<float>(), batch_mean.data<float>(),
                                  inv_std.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
-                                 ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, sync));
+                                 ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, sync,
+                                 ptr_or_null<float>(relu_output)));
       return;
   }
 }
 
 void batch_norm_inference_forward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                  const Tensor& moving_mean, const Tensor& moving_var, double eps, const Tensor& y) {
+                                  const Tensor& moving_mean, const Tensor& moving_var, double eps, const Tensor& y,
+                                  bool relu) {
   const char* op = "batch_norm (inference)";
   const std::int64_t C = check_input(op, x);
   const std::int64_t rows = x.shape().rows();
@@ -125,7 +128,7 @@ void batch_norm_inference_forward(Context& ctx, const Tensor& x, const Tensor& g
       dispatch_float(op, x.dtype(), [&](auto zero) {
         using T = decltype(zero);
         cpu::batch_norm_inference_forward<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), moving_mean.data<T>(),
-                                             moving_var.data<T>(), y.data<T>(), rows, C, eps);
+                                             moving_var.data<T>(), y.data<T>(), rows, C, eps, relu);
       });
       return;
     case DeviceKind::CUDA:
@@ -133,14 +136,14 @@ void batch_norm_inference_forward(Context& ctx, const Tensor& x, const Tensor& g
       UCLUSTER_CUDA_CALL(op, cuda::batch_norm_inference_forward(ctx, x.data<float>(), gamma.data<float>(),
                                                                 beta.data<float>(), moving_mean.data<float>(),
                                                                 moving_var.data<float>(), y.data<float>(), rows, C,
-                                                                eps));
+                                                                eps, relu));
       return;
   }
 }
 
 void batch_norm_inference_backward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& moving_mean,
                                    const Tensor& moving_var, double eps, const Tensor& dy, const Tensor& dx,
-                                   const Tensor& dgamma, const Tensor& dbeta) {
+                                   const Tensor& dgamma, const Tensor& dbeta, const Tensor& relu_output) {
   const char* op = "batch_norm (inference) backward";
   const std::int64_t C = check_input(op, x);
   const std::int64_t rows = x.shape().rows();
@@ -149,6 +152,7 @@ void batch_norm_inference_backward(Context& ctx, const Tensor& x, const Tensor& 
   check_channel_vector(op, "moving_mean", moving_mean, x);
   check_channel_vector(op, "moving_var", moving_var, x);
   check_same_as_input(op, "output gradient", dy, x);
+  if (relu_output.defined()) check_same_as_input(op, "ReLU output", relu_output, x);
   if (dx.defined()) check_same_as_input(op, "input gradient", dx, x);
   if (dgamma.defined()) check_channel_vector(op, "gamma gradient", dgamma, x);
   if (dbeta.defined()) check_channel_vector(op, "beta gradient", dbeta, x);
@@ -159,7 +163,8 @@ void batch_norm_inference_backward(Context& ctx, const Tensor& x, const Tensor& 
         using T = decltype(zero);
         cpu::batch_norm_inference_backward<T>(x.data<T>(), gamma.data<T>(), moving_mean.data<T>(),
                                               moving_var.data<T>(), dy.data<T>(), ptr_or_null<T>(dx),
-                                              ptr_or_null<T>(dgamma), ptr_or_null<T>(dbeta), rows, C, eps);
+                                              ptr_or_null<T>(dgamma), ptr_or_null<T>(dbeta), rows, C, eps,
+                                              ptr_or_null<T>(relu_output));
       });
       return;
     case DeviceKind::CUDA:
@@ -167,7 +172,8 @@ void batch_norm_inference_backward(Context& ctx, const Tensor& x, const Tensor& 
       UCLUSTER_CUDA_CALL(op, cuda::batch_norm_inference_backward(
                                  ctx, x.data<float>(), gamma.data<float>(), moving_mean.data<float>(),
                                  moving_var.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
-                                 ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, eps));
+                                 ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, eps,
+                                 ptr_or_null<float>(relu_output)));
       return;
   }
 }
@@ -200,7 +206,7 @@ void batch_norm_update_moving(Context& ctx, const Tensor& moving_mean, const Ten
 }
 
 BatchNormResult batch_norm_train(Tape& tape, const Var& x, const Var& gamma, const Var& beta, double eps,
-                                 const ReplicaSum& sync) {
+                                 const ReplicaSum& sync, bool relu) {
   UCLUSTER_CHECK(x && gamma && beta, "batch_norm (training): input, gamma and beta must all be given");
   Context& ctx = tape.ctx();
   const Tensor& xv = x->value;
@@ -212,38 +218,41 @@ BatchNormResult batch_norm_train(Tape& tape, const Var& x, const Var& gamma, con
   result.batch_var = ctx.empty(channels, xv.dtype(), xv.device());
   Tensor inv_std = ctx.empty(channels, xv.dtype(), xv.device());
   batch_norm_train_forward(ctx, xv, gamma->value, beta->value, eps, y, result.batch_mean, result.batch_var, inv_std,
-                           sync);
+                           sync, relu);
   result.y = tape.output(y, {&x, &gamma, &beta});
   if (result.y->requires_grad) {
     const Var out = result.y;
     const Tensor mean = result.batch_mean;
     // The closure owns a copy of sync: the caller's ReplicaSum may be gone by backward time.
-    tape.record("batch_norm_train", [&tape, x, gamma, beta, out, mean, inv_std, sync] {
+    tape.record(relu ? "batch_norm_relu_train" : "batch_norm_train", [&tape, x, gamma, beta, out, mean, inv_std, sync,
+                                                                        relu] {
       batch_norm_train_backward(tape.ctx(), x->value, gamma->value, mean, inv_std, tape.grad(out),
                                 x->requires_grad ? tape.grad(x) : Tensor(),
                                 gamma->requires_grad ? tape.grad(gamma) : Tensor(),
-                                beta->requires_grad ? tape.grad(beta) : Tensor(), sync);
+                                beta->requires_grad ? tape.grad(beta) : Tensor(), sync,
+                                relu ? out->value : Tensor());
     });
   }
   return result;
 }
 
 Var batch_norm_inference(Tape& tape, const Var& x, const Var& gamma, const Var& beta, const Tensor& moving_mean,
-                         const Tensor& moving_var, double eps) {
+                         const Tensor& moving_var, double eps, bool relu) {
   UCLUSTER_CHECK(x && gamma && beta, "batch_norm (inference): input, gamma and beta must all be given");
   Context& ctx = tape.ctx();
   Tensor y = ctx.empty(x->value.shape(), x->value.dtype(), x->value.device());
-  batch_norm_inference_forward(ctx, x->value, gamma->value, beta->value, moving_mean, moving_var, eps, y);
+  batch_norm_inference_forward(ctx, x->value, gamma->value, beta->value, moving_mean, moving_var, eps, y, relu);
   Var out = tape.output(y, {&x, &gamma, &beta});
   if (out->requires_grad) {
     // The backward gets its own copy of the [C] statistics, so a moving-average update between
     // forward and backward cannot change the gradient.
     const Tensor mean = ctx.clone(moving_mean), var = ctx.clone(moving_var);
-    tape.record("batch_norm_inference", [&tape, x, gamma, beta, out, mean, var, eps] {
+    tape.record(relu ? "batch_norm_relu_inference" : "batch_norm_inference", [&tape, x, gamma, beta, out, mean, var,
+                                                                                eps, relu] {
       batch_norm_inference_backward(tape.ctx(), x->value, gamma->value, mean, var, eps, tape.grad(out),
                                     x->requires_grad ? tape.grad(x) : Tensor(),
                                     gamma->requires_grad ? tape.grad(gamma) : Tensor(),
-                                    beta->requires_grad ? tape.grad(beta) : Tensor());
+                                    beta->requires_grad ? tape.grad(beta) : Tensor(), relu ? out->value : Tensor());
     });
   }
   return out;

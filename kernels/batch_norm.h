@@ -32,6 +32,13 @@ namespace ucluster {
 // on every replica. An empty sync keeps the single-process behaviour bit for bit; inference mode
 // never syncs.
 
+// Fused ReLU: every batch norm of UCluster is followed by a ReLU (spec 2.1, 2.4). With relu = true
+// the forward writes y = ReLU(BN(x)) in the same pass (as leaky_relu with slope 0: 0 * v below zero,
+// so NaN stays NaN), and the backward, given that output (relu_output), first takes dy through the
+// ReLU (dy where y > 0, TF's gradient 0 at 0). The BN output before the ReLU is never stored: one
+// tensor and two element-wise passes less per layer. Same values as batch norm then relu(), up to
+// the sign of zeros.
+
 // tf_util.batch_norm_template's epsilon (spec 2.1).
 constexpr double kBatchNormEpsilon = 1e-3;
 
@@ -40,20 +47,21 @@ constexpr double kBatchNormEpsilon = 1e-3;
 // and batch_mean. x needs rank >= 2 and at least one row (without sync; see above with it).
 void batch_norm_train_forward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
                               const Tensor& y, const Tensor& batch_mean, const Tensor& batch_var,
-                              const Tensor& inv_std, const ReplicaSum& sync = {});
+                              const Tensor& inv_std, const ReplicaSum& sync = {}, bool relu = false);
 // Full training-mode gradient (through the batch statistics). Accumulates into dx, dgamma, dbeta;
 // undefined outputs are skipped (the sync call is still made).
 void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& batch_mean,
                                const Tensor& inv_std, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
-                               const Tensor& dbeta, const ReplicaSum& sync = {});
+                               const Tensor& dbeta, const ReplicaSum& sync = {}, const Tensor& relu_output = {});
 
 // Inference-mode forward: y = gamma (x - moving_mean) / sqrt(moving_var + eps) + beta.
 void batch_norm_inference_forward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                  const Tensor& moving_mean, const Tensor& moving_var, double eps, const Tensor& y);
+                                  const Tensor& moving_mean, const Tensor& moving_var, double eps, const Tensor& y,
+                                  bool relu = false);
 // Inference-mode gradient (statistics constant). Accumulates; undefined outputs are skipped.
 void batch_norm_inference_backward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& moving_mean,
                                    const Tensor& moving_var, double eps, const Tensor& dy, const Tensor& dx,
-                                   const Tensor& dgamma, const Tensor& dbeta);
+                                   const Tensor& dgamma, const Tensor& dbeta, const Tensor& relu_output = {});
 
 // Moving-average update in place, TF's assign_moving_average form (spec 2.1, golden README 5):
 //   shadow -= (1 - decay) * (shadow - value)   for (moving_mean, batch_mean) and (moving_var, batch_var).
@@ -70,8 +78,8 @@ struct BatchNormResult {
 // Differentiable forms; gamma and beta must be non-null. The training form keeps its own copy of
 // `sync` for the recorded backward step.
 BatchNormResult batch_norm_train(Tape& tape, const Var& x, const Var& gamma, const Var& beta,
-                                 double eps = kBatchNormEpsilon, const ReplicaSum& sync = {});
+                                 double eps = kBatchNormEpsilon, const ReplicaSum& sync = {}, bool relu = false);
 Var batch_norm_inference(Tape& tape, const Var& x, const Var& gamma, const Var& beta, const Tensor& moving_mean,
-                         const Tensor& moving_var, double eps = kBatchNormEpsilon);
+                         const Tensor& moving_var, double eps = kBatchNormEpsilon, bool relu = false);
 
 }  // namespace ucluster

@@ -141,24 +141,23 @@ struct UClusterModel::Pass {
     return normalise(l, bias_add(tape, edge_diff(tape, projected, idx), param(l.name + ".b")));
   }
 
-  // Batch norm (training or inference mode) and ReLU, as the layer table says.
+  // Batch norm (training or inference mode) and ReLU, as the layer table says; a ReLU after a batch
+  // norm is fused into it (kernels/batch_norm.h).
   Var normalise(const LayerSpec& l, Var y) {
     if (l.batch_norm) {
       if (mode == BatchNormMode::Train) {
         BatchNormResult r = batch_norm_train(tape, y, param(l.name + ".bn_gamma"), param(l.name + ".bn_beta"),
-                                             kBatchNormEpsilon, bn_sync);
+                                             kBatchNormEpsilon, bn_sync, l.relu);
         out.batch_stats.push_back({l.name, r.batch_mean, r.batch_var});
         keep(l.name + ".batch_mean", r.batch_mean);
         keep(l.name + ".batch_var", r.batch_var);
-        y = r.y;
-      } else {
-        y = batch_norm_inference(tape, y, param(l.name + ".bn_gamma"), param(l.name + ".bn_beta"),
-                                 store.buffer(l.name + ".bn_mean"), store.buffer(l.name + ".bn_var"),
-                                 kBatchNormEpsilon);
+        return r.y;
       }
+      return batch_norm_inference(tape, y, param(l.name + ".bn_gamma"), param(l.name + ".bn_beta"),
+                                  store.buffer(l.name + ".bn_mean"), store.buffer(l.name + ".bn_var"),
+                                  kBatchNormEpsilon, l.relu);
     }
-    if (l.relu) y = relu(tape, y);
-    return y;
+    return l.relu ? relu(tape, y) : y;
   }
 
   struct GapOutput {

@@ -22,12 +22,28 @@ void add_parameter_grads(const double* s_dy, const double* s_dy_xhat, T* dgamma,
     if (dgamma) dgamma[c] += static_cast<T>(s_dy_xhat[c]);
   }
 }
+// The ReLU after the batch norm (relu = true), exactly as leaky_relu with slope 0 computes it.
+template <typename T>
+T relu_of(T v) {
+  return v > T(0) ? v : T(0) * v;
+}
+
+// dy through that ReLU, given its output y (y > 0 exactly where its input was), as leaky_relu's
+// backward computes it; without relu_output, dy itself. Masks into `masked` when needed.
+template <typename T>
+const T* through_relu(const T* relu_output, const T* dy, std::int64_t n, std::vector<T>& masked) {
+  if (!relu_output) return dy;
+  masked.resize(static_cast<std::size_t>(n));
+#pragma omp parallel for schedule(static) if(parallel_worth(n))
+  for (std::int64_t i = 0; i < n; ++i) masked[i] = relu_output[i] > T(0) ? dy[i] : T(0) * dy[i];
+  return masked.data();
+}
 }  // namespace
 
 template <typename T>
 void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T* batch_mean, T* batch_var,
                               T* inv_std, std::int64_t rows, std::int64_t channels, double eps,
-                              const ReplicaSum& sync) {
+                              const ReplicaSum& sync, bool relu) {
   const std::int64_t C = channels;
   // mean holds the C column sums and, for the sync call, the row count after them.
   Doubles mean = doubles(C + 1), var = doubles(C), inv = doubles(C);
@@ -58,15 +74,19 @@ void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T
   }
 #pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
   for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t c = 0; c < C; ++c)
-      y[r * C + c] = static_cast<T>(double(gamma[c]) * ((double(x[r * C + c]) - mean[c]) * inv[c]) + double(beta[c]));
+    for (std::int64_t c = 0; c < C; ++c) {
+      const T v = static_cast<T>(double(gamma[c]) * ((double(x[r * C + c]) - mean[c]) * inv[c]) + double(beta[c]));
+      y[r * C + c] = relu ? relu_of(v) : v;
+    }
 }
 
 template <typename T>
-void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy, T* dx,
-                               T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels,
-                               const ReplicaSum& sync) {
+void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy_out,
+                               T* dx, T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels,
+                               const ReplicaSum& sync, const T* relu_output) {
   const std::int64_t C = channels;
+  std::vector<T> masked;
+  const T* dy = through_relu(relu_output, dy_out, rows * C, masked);
   auto xhat = [&](std::int64_t r, std::int64_t c) {
     return (double(x[r * C + c]) - double(batch_mean[c])) * double(inv_std[c]);
   };
@@ -92,21 +112,26 @@ void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, 
 
 template <typename T>
 void batch_norm_inference_forward(const T* x, const T* gamma, const T* beta, const T* mean, const T* var, T* y,
-                                  std::int64_t rows, std::int64_t channels, double eps) {
+                                  std::int64_t rows, std::int64_t channels, double eps, bool relu) {
   const std::int64_t C = channels;
   Doubles inv = doubles(C);
   for (std::int64_t c = 0; c < C; ++c) inv[c] = 1.0 / std::sqrt(double(var[c]) + eps);
 #pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
   for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t c = 0; c < C; ++c)
-      y[r * C + c] =
+    for (std::int64_t c = 0; c < C; ++c) {
+      const T v =
           static_cast<T>(double(gamma[c]) * ((double(x[r * C + c]) - double(mean[c])) * inv[c]) + double(beta[c]));
+      y[r * C + c] = relu ? relu_of(v) : v;
+    }
 }
 
 template <typename T>
-void batch_norm_inference_backward(const T* x, const T* gamma, const T* mean, const T* var, const T* dy, T* dx,
-                                   T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels, double eps) {
+void batch_norm_inference_backward(const T* x, const T* gamma, const T* mean, const T* var, const T* dy_out, T* dx,
+                                   T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels, double eps,
+                                   const T* relu_output) {
   const std::int64_t C = channels;
+  std::vector<T> masked;
+  const T* dy = through_relu(relu_output, dy_out, rows * C, masked);
   Doubles inv = doubles(C);
   for (std::int64_t c = 0; c < C; ++c) inv[c] = 1.0 / std::sqrt(double(var[c]) + eps);
   if (dgamma || dbeta) {
@@ -141,13 +166,13 @@ void batch_norm_update_moving(T* moving_mean, T* moving_var, const T* batch_mean
 
 #define UCLUSTER_INSTANTIATE_BATCH_NORM(T)                                                                        \
   template void batch_norm_train_forward<T>(const T*, const T*, const T*, T*, T*, T*, T*, std::int64_t,           \
-                                            std::int64_t, double, const ReplicaSum&);                             \
+                                            std::int64_t, double, const ReplicaSum&, bool);                       \
   template void batch_norm_train_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \
-                                             std::int64_t, std::int64_t, const ReplicaSum&);                      \
+                                             std::int64_t, std::int64_t, const ReplicaSum&, const T*);            \
   template void batch_norm_inference_forward<T>(const T*, const T*, const T*, const T*, const T*, T*,             \
-                                                std::int64_t, std::int64_t, double);                              \
+                                                std::int64_t, std::int64_t, double, bool);                        \
   template void batch_norm_inference_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,    \
-                                                 std::int64_t, std::int64_t, double);                             \
+                                                 std::int64_t, std::int64_t, double, const T*);                   \
   template void batch_norm_update_moving<T>(T*, T*, const T*, const T*, std::int64_t, double);
 
 UCLUSTER_INSTANTIATE_BATCH_NORM(float)

@@ -14,31 +14,34 @@ namespace ucluster::cpu {
 // y = gamma (x - mean) inv_std + beta. rows must be > 0 unless sync is given. With sync
 // (kernels/batch_norm.h), the statistics are global: sync is called on [sum_r x (C), rows] (C + 1
 // doubles), then on [sum_r (x - mean)^2] (C doubles); throws if the replicas have no row at all.
+// relu: y = ReLU(...) in the same pass (kernels/batch_norm.h).
 template <typename T>
 void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T* batch_mean, T* batch_var,
                               T* inv_std, std::int64_t rows, std::int64_t channels, double eps,
-                              const ReplicaSum& sync);
+                              const ReplicaSum& sync, bool relu = false);
 
 // Training-mode gradient with x_hat = (x - mean) inv_std, M = rows:
 //   dbeta += sum_r dy, dgamma += sum_r dy x_hat,
 //   dx += gamma inv_std / M (M dy - sum_r dy - x_hat sum_r dy x_hat).
 // With sync, dbeta and dgamma stay local and dx uses the global sums and M, from one sync call on
 // [sum_r dy (C), sum_r dy x_hat (C), rows] (2C + 1 doubles). Any of dx, dgamma, dbeta may be nullptr.
+// relu_output (the forward's y of a relu forward, else nullptr): dy is first taken through the ReLU.
 template <typename T>
 void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy, T* dx,
                                T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels,
-                               const ReplicaSum& sync);
+                               const ReplicaSum& sync, const T* relu_output = nullptr);
 
 // Inference mode: y = gamma (x - mean) / sqrt(var + eps) + beta with the moving statistics.
 template <typename T>
 void batch_norm_inference_forward(const T* x, const T* gamma, const T* beta, const T* mean, const T* var, T* y,
-                                  std::int64_t rows, std::int64_t channels, double eps);
+                                  std::int64_t rows, std::int64_t channels, double eps, bool relu = false);
 
 // Inference-mode gradient (statistics are constants): dx += gamma inv_std dy, dgamma += sum dy x_hat,
 // dbeta += sum dy. Any of dx, dgamma, dbeta may be nullptr.
 template <typename T>
 void batch_norm_inference_backward(const T* x, const T* gamma, const T* mean, const T* var, const T* dy, T* dx,
-                                   T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels, double eps);
+                                   T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels, double eps,
+                                   const T* relu_output = nullptr);
 
 // TF's assign_moving_average: shadow -= (1 - decay) * (shadow - value), for mean and variance.
 template <typename T>

@@ -47,7 +47,14 @@ struct VarianceTerms {
   }
 };
 
-// (dy, dy * x_hat) with x_hat = (x - mean) * inv_std; mean and inv_std as float or double.
+// dy taken through the ReLU that followed the batch norm (relu_output: its output, y > 0 exactly where
+// its input was; nullptr: no ReLU), as leaky_relu's backward with slope 0 computes it.
+__device__ inline float through_relu(const float* relu_output, const float* dy, std::int64_t i) {
+  return relu_output == nullptr || relu_output[i] > 0.0f ? dy[i] : 0.0f * dy[i];
+}
+
+// (dy, dy * x_hat) with x_hat = (x - mean) * inv_std; mean and inv_std as float or double; dy
+// through the ReLU when relu_output is given.
 template <typename M, typename I>
 struct GradTerms {
   const float* x;
@@ -55,8 +62,9 @@ struct GradTerms {
   const M* mean;
   const I* inv_std;
   std::int64_t C;
+  const float* relu_output;
   __device__ void operator()(std::int64_t r, std::int64_t c, double& a, double& b) const {
-    const double g = dy[r * C + c];
+    const double g = through_relu(relu_output, dy, r * C + c);
     a += g;
     b += g * (double(x[r * C + c]) - double(mean[c])) * double(inv_std[c]);
   }
@@ -180,14 +188,17 @@ __global__ void inverse_std_kernel(const float* var, std::int64_t C, double eps,
   if (c < C) inv_d[c] = 1.0 / sqrt(double(var[c]) + eps);
 }
 
-// y = gamma (x - mean) inv + beta, element-wise, in double; mean and inv as float or double.
+// y = gamma (x - mean) inv + beta, element-wise, in double; mean and inv as float or double. relu:
+// then y = ReLU(y), as leaky_relu with slope 0 computes it (0 * y below 0: NaN stays NaN).
 template <typename S>
 __global__ void normalize_kernel(const float* x, const float* gamma, const float* beta, const S* mean,
-                                 const double* inv, float* y, std::int64_t n, std::int64_t C) {
+                                 const double* inv, float* y, std::int64_t n, std::int64_t C, bool relu) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t c = i % C;
-    y[i] = static_cast<float>(double(gamma[c]) * ((double(x[i]) - double(mean[c])) * inv[c]) + double(beta[c]));
+    const float v =
+        static_cast<float>(double(gamma[c]) * ((double(x[i]) - double(mean[c])) * inv[c]) + double(beta[c]));
+    y[i] = !relu || v > 0.0f ? v : 0.0f * v;
   }
 }
 
@@ -200,8 +211,8 @@ __global__ void add_parameter_grads_kernel(const double* sums, std::int64_t C, f
 
 // dx += gamma inv / M (M dy - sum dy - x_hat sum dy x_hat); M = *global_m when synced, else local_m.
 __global__ void train_input_grad_kernel(const float* x, const float* gamma, const float* mean, const float* inv_std,
-                                        const float* dy, const double* sums, float* dx, std::int64_t n,
-                                        std::int64_t C, double local_m, const double* global_m) {
+                                        const float* dy, const float* relu_output, const double* sums, float* dx,
+                                        std::int64_t n, std::int64_t C, double local_m, const double* global_m) {
   const double m = global_m ? *global_m : local_m;
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
@@ -209,16 +220,17 @@ __global__ void train_input_grad_kernel(const float* x, const float* gamma, cons
     const double inv = inv_std[c];
     const double xhat = (double(x[i]) - double(mean[c])) * inv;
     const double scale = double(gamma[c]) * inv / m;
-    dx[i] += static_cast<float>(scale * (m * double(dy[i]) - sums[c * 2] - xhat * sums[c * 2 + 1]));
+    const double g = through_relu(relu_output, dy, i);
+    dx[i] += static_cast<float>(scale * (m * g - sums[c * 2] - xhat * sums[c * 2 + 1]));
   }
 }
 
-__global__ void inference_input_grad_kernel(const float* gamma, const double* inv, const float* dy, float* dx,
-                                            std::int64_t n, std::int64_t C) {
+__global__ void inference_input_grad_kernel(const float* gamma, const double* inv, const float* dy,
+                                            const float* relu_output, float* dx, std::int64_t n, std::int64_t C) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t c = i % C;
-    dx[i] += static_cast<float>(double(gamma[c]) * inv[c] * double(dy[i]));
+    dx[i] += static_cast<float>(double(gamma[c]) * inv[c] * double(through_relu(relu_output, dy, i)));
   }
 }
 
@@ -234,7 +246,7 @@ __global__ void update_moving_kernel(float* moving_mean, float* moving_var, cons
 
 void batch_norm_train_forward(Context& ctx, const float* x, const float* gamma, const float* beta, float* y,
                               float* batch_mean, float* batch_var, float* inv_std, std::int64_t rows,
-                              std::int64_t channels, double eps, const ReplicaSum& sync) {
+                              std::int64_t channels, double eps, const ReplicaSum& sync, bool relu) {
   const std::int64_t C = channels;
   // With sync, a replica without rows (or channels) still makes its two sync calls.
   if (!sync && (rows == 0 || C == 0)) return;
@@ -260,13 +272,14 @@ void batch_norm_train_forward(Context& ctx, const float* x, const float* gamma, 
                                                               inv_std);
   check_launch(op);
   const std::int64_t n = rows * C;
-  normalize_kernel<double><<<grid_for(n, 256), 256, 0, stream(ctx)>>>(x, gamma, beta, mean_d, inv_d, y, n, C);
+  normalize_kernel<double><<<grid_for(n, 256), 256, 0, stream(ctx)>>>(x, gamma, beta, mean_d, inv_d, y, n, C, relu);
   check_launch(op);
 }
 
 void batch_norm_train_backward(Context& ctx, const float* x, const float* gamma, const float* batch_mean,
                                const float* inv_std, const float* dy, float* dx, float* dgamma, float* dbeta,
-                               std::int64_t rows, std::int64_t channels, const ReplicaSum& sync) {
+                               std::int64_t rows, std::int64_t channels, const ReplicaSum& sync,
+                               const float* relu_output) {
   const std::int64_t C = channels;
   // With sync, a replica without rows (or channels) still makes its sync call.
   if (!sync && (rows == 0 || C == 0)) return;
@@ -275,7 +288,7 @@ void batch_norm_train_backward(Context& ctx, const float* x, const float* gamma,
   double* sums = scratch.extra();
   double* count = sums + 2 * C;
   const char* op = "batch_norm (training) backward";
-  column_sums(ctx, scratch, GradTerms<float, float>{x, dy, batch_mean, inv_std, C}, rows, C, sums, op);
+  column_sums(ctx, scratch, GradTerms<float, float>{x, dy, batch_mean, inv_std, C, relu_output}, rows, C, sums, op);
   // The parameter gradients take the LOCAL sums (enqueued before the sync call overwrites them):
   // the data-parallel gradient all-reduce averages them later.
   if (dgamma || dbeta) {
@@ -290,14 +303,14 @@ void batch_norm_train_backward(Context& ctx, const float* x, const float* gamma,
   if (dx) {
     const std::int64_t n = rows * C;
     train_input_grad_kernel<<<grid_for(n, 256), 256, 0, stream(ctx)>>>(
-        x, gamma, batch_mean, inv_std, dy, sums, dx, n, C, double(rows), sync ? count : nullptr);
+        x, gamma, batch_mean, inv_std, dy, relu_output, sums, dx, n, C, double(rows), sync ? count : nullptr);
     check_launch(op);
   }
 }
 
 void batch_norm_inference_forward(Context& ctx, const float* x, const float* gamma, const float* beta,
                                   const float* mean, const float* var, float* y, std::int64_t rows,
-                                  std::int64_t channels, double eps) {
+                                  std::int64_t channels, double eps, bool relu) {
   const std::int64_t C = channels, n = rows * channels;
   if (n == 0) return;
   const char* op = "batch_norm (inference)";
@@ -305,13 +318,13 @@ void batch_norm_inference_forward(Context& ctx, const float* x, const float* gam
   double* inv_d = inv.data<double>();
   inverse_std_kernel<<<grid_for(C, 128), 128, 0, stream(ctx)>>>(var, C, eps, inv_d);
   check_launch(op);
-  normalize_kernel<float><<<grid_for(n, 256), 256, 0, stream(ctx)>>>(x, gamma, beta, mean, inv_d, y, n, C);
+  normalize_kernel<float><<<grid_for(n, 256), 256, 0, stream(ctx)>>>(x, gamma, beta, mean, inv_d, y, n, C, relu);
   check_launch(op);
 }
 
 void batch_norm_inference_backward(Context& ctx, const float* x, const float* gamma, const float* mean,
                                    const float* var, const float* dy, float* dx, float* dgamma, float* dbeta,
-                                   std::int64_t rows, std::int64_t channels, double eps) {
+                                   std::int64_t rows, std::int64_t channels, double eps, const float* relu_output) {
   const std::int64_t C = channels, n = rows * channels;
   if (n == 0) return;
   const char* op = "batch_norm (inference) backward";
@@ -322,12 +335,12 @@ void batch_norm_inference_backward(Context& ctx, const float* x, const float* ga
   inverse_std_kernel<<<grid_for(C, 128), 128, 0, stream(ctx)>>>(var, C, eps, inv_d);
   check_launch(op);
   if (dgamma || dbeta) {
-    column_sums(ctx, scratch, GradTerms<float, double>{x, dy, mean, inv_d, C}, rows, C, sums, op);
+    column_sums(ctx, scratch, GradTerms<float, double>{x, dy, mean, inv_d, C, relu_output}, rows, C, sums, op);
     add_parameter_grads_kernel<<<grid_for(C, 128), 128, 0, stream(ctx)>>>(sums, C, dgamma, dbeta);
     check_launch(op);
   }
   if (dx) {
-    inference_input_grad_kernel<<<grid_for(n, 256), 256, 0, stream(ctx)>>>(gamma, inv_d, dy, dx, n, C);
+    inference_input_grad_kernel<<<grid_for(n, 256), 256, 0, stream(ctx)>>>(gamma, inv_d, dy, relu_output, dx, n, C);
     check_launch(op);
   }
 }

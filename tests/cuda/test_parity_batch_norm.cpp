@@ -7,6 +7,9 @@
 // with magnitude / sum|terms| written out per quantity below. The moving-average update is float32
 // arithmetic, m -= (m - b)(1 - decay), which the GPU may contract into a fused multiply-add:
 // |gpu - cpu| <= 2 eps32 (|m0| + |b|).
+// The fused ReLU (relu = true) changes none of these bounds: ReLU(y) is within the bound of y when y
+// is, and both backwards take dy through the ReLU with the same (CPU) forward output, so the same
+// elements are masked; the magnitudes below then use the masked dy.
 #include "kernels/batch_norm.h"
 #include "tests/cuda/parity_support.h"
 
@@ -36,14 +39,22 @@ class BatchNormParity : public parity::CudaParity {
     return in;
   }
 
-  void check_train(const Shape& shape) {
+  // dy through the ReLU given its output y (the magnitudes of the backward's terms), or dy.
+  static std::vector<double> masked(const std::vector<double>& dy, const std::vector<double>& y, bool relu) {
+    std::vector<double> d = dy;
+    if (relu)
+      for (std::size_t i = 0; i < d.size(); ++i) d[i] = y[i] > 0 ? d[i] : 0.0;
+    return d;
+  }
+
+  void check_train(const Shape& shape, bool relu = false) {
     const Inputs in = make(shape);
     const std::int64_t C = in.C, rows = in.rows;
     Tensor y_c = poisoned_cpu(shape), mean_c = poisoned_cpu({C}), var_c = poisoned_cpu({C}), inv_c = poisoned_cpu({C});
     Tensor y_g = poisoned_gpu(shape), mean_g = poisoned_gpu({C}), var_g = poisoned_gpu({C}), inv_g = poisoned_gpu({C});
-    batch_norm_train_forward(ctx(), in.x, in.gamma, in.beta, kBatchNormEpsilon, y_c, mean_c, var_c, inv_c);
+    batch_norm_train_forward(ctx(), in.x, in.gamma, in.beta, kBatchNormEpsilon, y_c, mean_c, var_c, inv_c, {}, relu);
     batch_norm_train_forward(ctx(), to_gpu(in.x), to_gpu(in.gamma), to_gpu(in.beta), kBatchNormEpsilon, y_g, mean_g,
-                             var_g, inv_g);
+                             var_g, inv_g, {}, relu);
 
     const std::vector<double> x = values(in.x), g = values(in.gamma), b = values(in.beta);
     const std::vector<double> mean = values(mean_c), var = values(var_c), inv = values(inv_c);
@@ -63,10 +74,12 @@ class BatchNormParity : public parity::CudaParity {
     const Tensor dy = randn(shape), dx0 = randn(shape), dg0 = randn({C}), db0 = randn({C});
     Tensor dx_c = clone_cpu(dx0), dg_c = clone_cpu(dg0), db_c = clone_cpu(db0);
     Tensor dx_g = to_gpu(dx0), dg_g = to_gpu(dg0), db_g = to_gpu(db0);
-    batch_norm_train_backward(ctx(), in.x, in.gamma, mean_c, inv_c, dy, dx_c, dg_c, db_c);
+    const Tensor relu_c = relu ? y_c : Tensor(), relu_g = relu ? to_gpu(y_c) : Tensor();
+    batch_norm_train_backward(ctx(), in.x, in.gamma, mean_c, inv_c, dy, dx_c, dg_c, db_c, {}, relu_c);
     batch_norm_train_backward(ctx(), to_gpu(in.x), to_gpu(in.gamma), to_gpu(mean_c), to_gpu(inv_c), to_gpu(dy), dx_g,
-                              dg_g, db_g);
-    const std::vector<double> d = values(dy), dx0v = values(dx0), dg0v = values(dg0), db0v = values(db0);
+                              dg_g, db_g, {}, relu_g);
+    const std::vector<double> d = masked(values(dy), values(y_c), relu), dx0v = values(dx0), dg0v = values(dg0),
+                              db0v = values(db0);
     std::vector<double> s_dy(C, 0.0), s_dyxhat(C, 0.0);  // sum|dy|, sum|dy xhat|
     std::vector<double> xhat(x.size());
     for (std::int64_t r = 0; r < rows; ++r)
@@ -93,14 +106,14 @@ class BatchNormParity : public parity::CudaParity {
     UCLUSTER_EXPECT_PARITY(ctx(), "batch_norm train backward dbeta", db_g, db_c, accumulated(db_mag));
   }
 
-  void check_inference(const Shape& shape) {
+  void check_inference(const Shape& shape, bool relu = false) {
     const Inputs in = make(shape);
     const std::int64_t C = in.C, rows = in.rows;
     const Tensor mm = rand({C}, 2.0, 4.0), mv = rand({C}, 0.5, 5.0);
     Tensor y_c = poisoned_cpu(shape), y_g = poisoned_gpu(shape);
-    batch_norm_inference_forward(ctx(), in.x, in.gamma, in.beta, mm, mv, kBatchNormEpsilon, y_c);
+    batch_norm_inference_forward(ctx(), in.x, in.gamma, in.beta, mm, mv, kBatchNormEpsilon, y_c, relu);
     batch_norm_inference_forward(ctx(), to_gpu(in.x), to_gpu(in.gamma), to_gpu(in.beta), to_gpu(mm), to_gpu(mv),
-                                 kBatchNormEpsilon, y_g);
+                                 kBatchNormEpsilon, y_g, relu);
     const std::vector<double> x = values(in.x), g = values(in.gamma), b = values(in.beta);
     const std::vector<double> mean = values(mm), var = values(mv);
     std::vector<double> inv(C);
@@ -114,10 +127,12 @@ class BatchNormParity : public parity::CudaParity {
     const Tensor dy = randn(shape), dx0 = randn(shape), dg0 = randn({C}), db0 = randn({C});
     Tensor dx_c = clone_cpu(dx0), dg_c = clone_cpu(dg0), db_c = clone_cpu(db0);
     Tensor dx_g = to_gpu(dx0), dg_g = to_gpu(dg0), db_g = to_gpu(db0);
-    batch_norm_inference_backward(ctx(), in.x, in.gamma, mm, mv, kBatchNormEpsilon, dy, dx_c, dg_c, db_c);
+    const Tensor relu_c = relu ? y_c : Tensor(), relu_g = relu ? to_gpu(y_c) : Tensor();
+    batch_norm_inference_backward(ctx(), in.x, in.gamma, mm, mv, kBatchNormEpsilon, dy, dx_c, dg_c, db_c, relu_c);
     batch_norm_inference_backward(ctx(), to_gpu(in.x), to_gpu(in.gamma), to_gpu(mm), to_gpu(mv), kBatchNormEpsilon,
-                                  to_gpu(dy), dx_g, dg_g, db_g);
-    const std::vector<double> d = values(dy), dx0v = values(dx0), dg0v = values(dg0), db0v = values(db0);
+                                  to_gpu(dy), dx_g, dg_g, db_g, relu_g);
+    const std::vector<double> d = masked(values(dy), values(y_c), relu), dx0v = values(dx0), dg0v = values(dg0),
+                              db0v = values(db0);
     std::vector<double> dx_mag(x.size()), dg_mag(C), db_mag(C);
     for (std::int64_t c = 0; c < C; ++c) {
       dg_mag[c] = std::abs(dg0v[c]);
@@ -146,7 +161,13 @@ TEST_F(BatchNormParity, TrainGap1EdgeRows) { check_train({8, 100, 10, 128}); }
 TEST_F(BatchNormParity, TrainAgg3Channels) { check_train({8, 100, 3}); }
 TEST_F(BatchNormParity, TrainFc1) { check_train({8, 256}); }
 
+// With the fused ReLU (kernels/batch_norm.h), as the model runs every batch norm.
+TEST_F(BatchNormParity, TrainReluGapnet02) { check_train({8, 100, 128}, true); }
+TEST_F(BatchNormParity, TrainReluGap1EdgeRows) { check_train({8, 100, 10, 128}, true); }
+TEST_F(BatchNormParity, TrainReluAgg3Channels) { check_train({8, 100, 3}, true); }
+
 TEST_F(BatchNormParity, InferenceSmall) { check_inference({4, 5}); }
+TEST_F(BatchNormParity, InferenceReluGap1EdgeRows) { check_inference({8, 100, 10, 128}, true); }
 TEST_F(BatchNormParity, InferenceGap1EdgeRows) { check_inference({8, 100, 10, 128}); }
 TEST_F(BatchNormParity, InferenceAgg3Channels) { check_inference({8, 100, 3}); }
 
