@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Turns a kernels/cuda/*.cu file into plain C++ for the CPU emulation of tools/cuda-emu (emu_common.h):
+every kernel launch `k<<<grid, block, smem, stream>>>(args)` becomes emu_launch(grid, block, smem, [&] { k(args); }),
+the CUDA helpers header is swapped for emu_common.h and device memory for host memory.
+Usage: transform.py IN.cu OUT.cpp. A text transformation for the constructs our kernels use, no CUDA parser."""
+import re, sys
+s = open(sys.argv[1]).read()
+s = s.replace('#include "kernels/cuda/common.cuh"', '#include "emu_common.h"')
+s = s.replace('extern __shared__ double jet_smem[];', 'double* jet_smem = reinterpret_cast<double*>(emu_dyn_smem.data());')
+s = s.replace('Device::cuda(ctx.cuda()->device)', 'Device::cpu()').replace('ctx.cuda()->device', '0')
+out = []; i = 0
+while True:
+    j = s.find('<<<', i)
+    if j < 0: out.append(s[i:]); break
+    # kernel name (with template args) before <<<
+    k = j
+    depth = 0
+    while True:
+        k -= 1
+        ch = s[k]
+        if ch == '>': depth += 1
+        elif ch == '<': depth -= 1
+        elif depth == 0 and not (ch.isalnum() or ch == '_'): k += 1; break
+    name = s[k:j]
+    e = s.find('>>>', j)
+    cfg = s[j+3:e]
+    # split cfg at top-level commas
+    parts = []; d = 0; cur = ''
+    for ch in cfg:
+        if ch in '(<': d += 1
+        if ch in ')>': d -= 1
+        if ch == ',' and d == 0: parts.append(cur); cur = ''
+        else: cur += ch
+    parts.append(cur)
+    assert s[e+3] == '(', s[e:e+10]
+    a = e + 3; d = 0; m = a
+    while True:
+        if s[m] == '(': d += 1
+        elif s[m] == ')':
+            d -= 1
+            if d == 0: break
+        m += 1
+    args = s[a+1:m]
+    out.append(s[i:k])
+    out.append('emu_launch(dim3(%s), dim3(%s), %s, [&] { %s(%s); })' % (parts[0], parts[1], parts[2], name, args))
+    i = m + 1
+open(sys.argv[2], 'w').write(''.join(out))
