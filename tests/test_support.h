@@ -65,6 +65,19 @@ inline std::vector<double> values(Context& ctx, const Tensor& t) {
   return std::vector<double>(f.begin(), f.end());
 }
 
+// Jets of 100 particle slots on the CPU: min_particles .. min_particles + spread - 1 real particles with
+// features uniform in [-2, 2), then zero padding (float32 [batch, 100, 8]).
+inline Tensor random_jets(Context& ctx, std::int64_t batch, Rng& rng, std::int64_t min_particles,
+                          std::uint64_t spread) {
+  Tensor t = ctx.zeros({batch, 100, 8}, DType::F32, Device::cpu());
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::int64_t n = min_particles + static_cast<std::int64_t>(rng.below(spread));
+    for (std::int64_t i = 0; i < n; ++i)
+      for (int f = 0; f < 8; ++f) t.data<float>()[(b * 100 + i) * 8 + f] = static_cast<float>(rng.uniform(-2, 2));
+  }
+  return t;
+}
+
 struct GradCheckReport {
   double max_error = 0.0;  // max over inputs and elements of |analytic - numeric| / max(1, |numeric|)
   std::string worst;       // "input 2, element 17: analytic ..., numeric ..."

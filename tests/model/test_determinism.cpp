@@ -17,15 +17,7 @@ struct StepResult {
 };
 
 // Jets with 5..60 real particles and zero padding, like the preprocessed data.
-Tensor jets(Context& ctx, std::int64_t batch, Rng& rng) {
-  Tensor t = ctx.zeros({batch, 100, 8}, DType::F32, Device::cpu());
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const std::int64_t n = 5 + static_cast<std::int64_t>(rng.below(56));
-    for (std::int64_t i = 0; i < n; ++i)
-      for (int f = 0; f < 8; ++f) t.data<float>()[(b * 100 + i) * 8 + f] = static_cast<float>(rng.uniform(-2, 2));
-  }
-  return t;
-}
+Tensor jets(Context& ctx, std::int64_t batch, Rng& rng) { return test::random_jets(ctx, batch, rng, 5, 56); }
 
 StepResult two_steps(const std::string& device) {
   ContextOptions o = test::cpu_options(11);

@@ -11,15 +11,7 @@ namespace ucluster {
 namespace {
 
 // Jets with 12..60 real particles and zero padding, like the preprocessed data.
-Tensor jets(Context& ctx, std::int64_t batch, Rng& rng) {
-  Tensor t = ctx.zeros({batch, 100, 8}, DType::F32, Device::cpu());
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const std::int64_t n = 12 + static_cast<std::int64_t>(rng.below(49));
-    for (std::int64_t i = 0; i < n; ++i)
-      for (int f = 0; f < 8; ++f) t.data<float>()[(b * 100 + i) * 8 + f] = static_cast<float>(rng.uniform(-2, 2));
-  }
-  return t;
-}
+Tensor jets(Context& ctx, std::int64_t batch, Rng& rng) { return test::random_jets(ctx, batch, rng, 12, 49); }
 
 bool same_bits(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw_data(), b.raw_data(), a.bytes()) == 0;
