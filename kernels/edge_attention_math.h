@@ -13,6 +13,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/cpu/relu_branchless.h"
+
 #ifdef __CUDACC__
 #define UCLUSTER_HOST_DEVICE __host__ __device__
 #else
@@ -110,16 +112,14 @@ UCLUSTER_HOST_DEVICE inline T edge_pre_relu(T x_hat, T gamma, T beta) {
 }
 
 // ReLU as leaky_relu with slope 0 computes it: v above zero, else 0 * v (-0 for negative v, NaN stays
-// NaN). The host form is a max, which compiles without a branch (a data-dependent branch costs a
-// misprediction on every other element); std::max(v, 0 v) = (v < 0 v) ? 0 v : v is the same value
-// in every case, so host and device agree bit for bit.
+// NaN). The host form is cpu::relu_value (branch-free, the same value in every case), so host and
+// device agree bit for bit.
 template <typename T>
 UCLUSTER_HOST_DEVICE inline T relu(T v) {
 #ifdef __CUDA_ARCH__
   return v > T(0) ? v : mul(T(0), v);
 #else
-  const T clipped = T(0) * v;
-  return v < clipped ? clipped : v;
+  return cpu::relu_value(v);
 #endif
 }
 

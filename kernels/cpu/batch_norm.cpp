@@ -1,13 +1,12 @@
 #include "kernels/cpu/batch_norm.h"
 #include "kernels/cpu/parallel.h"
 
-#include <algorithm>
 #include <cmath>
-#include <limits>
 #include <vector>
 
 #include "engine/error.h"
 #include "kernels/cpu/reduce.h"
+#include "kernels/cpu/relu_branchless.h"
 
 namespace ucluster::cpu {
 
@@ -24,31 +23,21 @@ void add_parameter_grads(const double* s_dy, const double* s_dy_xhat, T* dgamma,
     if (dgamma) dgamma[c] += static_cast<T>(s_dy_xhat[c]);
   }
 }
-// The fused ReLU (kernels/batch_norm.h): the element loops are templates on it, compiled once with and
-// once without.
 
-// ReLU(v) as leaky_relu with slope 0 computes it (v above zero, else 0 * v: -0 for negative v, NaN
-// stays NaN), as a max so that it compiles without a branch (a data-dependent branch here costs a
-// misprediction on every other element: 8x slower on the edge batch norms).
+// The fused ReLU (kernels/batch_norm.h): the element loops are templates on it, compiled once with and
+// once without, and branch-free (cpu/relu_branchless.h).
 template <bool kRelu, typename T>
 T relu_if(T v) {
-  if constexpr (kRelu) return std::max(v, T(0) * v);  // (v < 0 v) ? 0 v : v
+  if constexpr (kRelu) return relu_value(v);
   else return v;
 }
 
 // dy[i] through that ReLU given its output y (y > 0 exactly where its input was), as leaky_relu's
-// backward computes it: dy where y > 0, else 0 * dy. Branch-free (a data-dependent branch here
-// costs a misprediction on every other element: 10x slower on the edge batch norms): the mask
-// min(1, max(0, y inf)) is 1 for y > 0 and 0 for y = +-0 or NaN (0 inf and NaN inf are NaN, and
-// max(0, NaN) is 0), with max and min instructions instead of a jump.
+// backward computes it: dy where y > 0, else 0 * dy.
 template <bool kRelu, typename T>
 T grad_through_relu(const T* relu_output, const T* dy, std::int64_t i) {
-  if constexpr (kRelu) {
-    const T mask = std::min(T(1), std::max(T(0), relu_output[i] * std::numeric_limits<T>::infinity()));
-    return dy[i] * mask;
-  } else {
-    return dy[i];
-  }
+  if constexpr (kRelu) return grad_where_positive(relu_output[i], dy[i]);
+  else return dy[i];
 }
 
 // y = ReLU?(gamma (x - mean) inv + beta) row by row, in double, rounded to T (mean: T or double).
@@ -110,7 +99,10 @@ template <bool kRelu, typename T>
 void train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy, T* dx,
                     T* dgamma, T* dbeta, std::int64_t rows, std::int64_t C, const ReplicaSum& sync,
                     const T* relu_output) {
-  auto g = [&](std::int64_t r, std::int64_t c) { return double(grad_through_relu<kRelu>(relu_output, dy, r * C + c)); };
+  // dy through the ReLU, in double.
+  auto g = [&](std::int64_t r, std::int64_t c) {
+    return double(grad_through_relu<kRelu>(relu_output, dy, r * C + c));
+  };
   auto xhat = [&](std::int64_t r, std::int64_t c) {
     return (double(x[r * C + c]) - double(batch_mean[c])) * double(inv_std[c]);
   };
@@ -130,9 +122,7 @@ void train_backward(const T* x, const T* gamma, const T* batch_mean, const T* in
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < C; ++c) {
       const double scale = double(gamma[c]) * double(inv_std[c]) / m;
-      const double gi = grad_through_relu<kRelu>(relu_output, dy, r * C + c);
-      dx[r * C + c] += static_cast<T>(
-          scale * (m * gi - s_dy[c] - (double(x[r * C + c]) - double(batch_mean[c])) * double(inv_std[c]) * s_dy_xhat[c]));
+      dx[r * C + c] += static_cast<T>(scale * (m * g(r, c) - s_dy[c] - xhat(r, c) * s_dy_xhat[c]));
     }
 }
 }  // namespace
@@ -160,7 +150,10 @@ namespace {
 template <bool kRelu, typename T>
 void inference_backward(const T* x, const T* gamma, const T* mean, const T* var, const T* dy, T* dx, T* dgamma,
                         T* dbeta, std::int64_t rows, std::int64_t C, double eps, const T* relu_output) {
-  auto g = [&](std::int64_t r, std::int64_t c) { return double(grad_through_relu<kRelu>(relu_output, dy, r * C + c)); };
+  // dy through the ReLU, in double.
+  auto g = [&](std::int64_t r, std::int64_t c) {
+    return double(grad_through_relu<kRelu>(relu_output, dy, r * C + c));
+  };
   Doubles inv = doubles(C);
   for (std::int64_t c = 0; c < C; ++c) inv[c] = 1.0 / std::sqrt(double(var[c]) + eps);
   if (dgamma || dbeta) {
@@ -176,8 +169,7 @@ void inference_backward(const T* x, const T* gamma, const T* mean, const T* var,
 #pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < C; ++c)
-      dx[r * C + c] +=
-          static_cast<T>(double(gamma[c]) * inv[c] * double(grad_through_relu<kRelu>(relu_output, dy, r * C + c)));
+      dx[r * C + c] += static_cast<T>(double(gamma[c]) * inv[c] * g(r, c));
 }
 }  // namespace
 

@@ -1,10 +1,10 @@
 #include "kernels/cpu/edge_attention.h"
 
 #include <algorithm>
-#include <limits>
 #include <vector>
 
 #include "engine/error.h"
+#include "kernels/cpu/relu_branchless.h"
 
 namespace ucluster::cpu {
 
@@ -42,13 +42,6 @@ void for_each_edge(const EdgeLayerArgs<T>& a, std::int64_t b, F&& visit) {
   }
 }
 
-// 1 where the ReLU's input is > 0, else 0 (also for NaN), without a branch: min(1, max(0, v inf))
-// (0 inf and NaN inf are NaN, and max(0, NaN) is 0). The gradient through the ReLU is dy * mask.
-template <typename T>
-T positive_mask(T v) {
-  return std::min(T(1), std::max(T(0), v * std::numeric_limits<T>::infinity()));
-}
-
 template <typename T>
 std::vector<T> inverse_std(const EdgeLayerArgs<T>& a) {
   std::vector<T> inv(static_cast<std::size_t>(a.channels));
@@ -84,7 +77,7 @@ void edge_layer_backward(const EdgeLayerArgs<T>& a, const EdgeLayerGradArgs<T>& 
             const T x_hat = edge_x_hat(p_i[c], p_j[c], a.bias[c], a.mean[c], inv[c]);
             const T pre = edge_pre_relu(x_hat, a.gamma[c], a.beta[c]);
             y_e[c] = edge_math::relu(pre);
-            const T dy_hat = dy(e, row, c, y_e[c]) * positive_mask(pre);
+            const T dy_hat = grad_where_positive(pre, dy(e, row, c, y_e[c]));
             p[c] += double(dy_hat);
             p[C + c] += double(dy_hat) * double(x_hat);
           }
@@ -123,7 +116,7 @@ void edge_layer_backward(const EdgeLayerArgs<T>& a, const EdgeLayerGradArgs<T>& 
           for (std::int64_t c = 0; c < C; ++c) {
             const T x_hat = edge_x_hat(p_i[c], p_j[c], a.bias[c], a.mean[c], inv[c]);
             const T pre = edge_pre_relu(x_hat, a.gamma[c], a.beta[c]);
-            const T dy_hat = dy(e, row, c, edge_math::relu(pre)) * positive_mask(pre);
+            const T dy_hat = grad_where_positive(pre, dy(e, row, c, edge_math::relu(pre)));
             de[c] = scale[c] * (dy_hat - mean_dy[c] - x_hat * mean_dyx[c]);
             p[c] += double(de[c]);
           }
