@@ -108,7 +108,8 @@ EdgeLayerGradArgs<T> grad_args_of(const EdgeLayerGrads& grads) {
           ptr_or_null<T>(grads.dbeta), grads.batch_statistics};
 }
 
-// Runs body(args) with the CPU body for float or double, or fn_cuda(args) on CUDA (float32 only).
+// Runs cpu_body(args, zero) with the CPU arguments for float or double, or cuda_body(args) on CUDA
+// (float32 only).
 template <typename Cpu, typename Cuda>
 void dispatch(const char* op, const EdgeLayer& edge, const Dims& d, Cpu&& cpu_body, Cuda&& cuda_body) {
   switch (edge.projected.device().kind) {

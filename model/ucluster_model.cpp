@@ -108,13 +108,14 @@ struct UClusterModel::Pass {
     const Scope scope(tape, name);
     const LayerSpec& l = spec(name);
     Var w = param(l.name + ".W");
+    Var bias = l.bias ? param(l.name + ".b") : nullptr;  // added once, with the first part
     Var sum;
     std::int64_t first = 0;
     for (const Var& part : parts) {
       const std::int64_t rows = part->value.dim(part->value.rank() - 1);
       UCLUSTER_CHECK(first + rows <= l.cin, "UClusterModel: the parts of ", l.name, " have more than ", l.cin,
                      " channels");
-      Var d = dense(tape, part, weight_rows(w, first, rows), sum ? nullptr : (l.bias ? param(l.name + ".b") : nullptr));
+      Var d = dense(tape, part, weight_rows(w, first, rows), sum ? nullptr : bias);
       sum = sum ? add_scaled(tape, sum, d, 1.0, 1.0) : d;
       first += rows;
     }
@@ -141,6 +142,13 @@ struct UClusterModel::Pass {
     return normalise(l, bias_add(tape, edge_diff(tape, projected, idx), param(l.name + ".b")));
   }
 
+  // A BN layer's training-mode batch statistics: input of the moving-average update, and captured.
+  void record_batch_stats(const std::string& layer, const Tensor& mean, const Tensor& var) {
+    out.batch_stats.push_back({layer, mean, var});
+    keep(layer + ".batch_mean", mean);
+    keep(layer + ".batch_var", var);
+  }
+
   // Batch norm (training or inference mode) and ReLU, as the layer table says; a ReLU after a batch
   // norm is fused into it (kernels/batch_norm.h).
   Var normalise(const LayerSpec& l, Var y) {
@@ -148,9 +156,7 @@ struct UClusterModel::Pass {
       if (mode == BatchNormMode::Train) {
         BatchNormResult r = batch_norm_train(tape, y, param(l.name + ".bn_gamma"), param(l.name + ".bn_beta"),
                                              kBatchNormEpsilon, bn_sync, l.relu);
-        out.batch_stats.push_back({l.name, r.batch_mean, r.batch_var});
-        keep(l.name + ".batch_mean", r.batch_mean);
-        keep(l.name + ".batch_var", r.batch_var);
+        record_batch_stats(l.name, r.batch_mean, r.batch_var);
         return r.y;
       }
       return batch_norm_inference(tape, y, param(l.name + ".bn_gamma"), param(l.name + ".bn_beta"),
@@ -207,9 +213,7 @@ struct UClusterModel::Pass {
         edge.mean = tape.ctx().empty({le.cout}, p.dtype(), p.device());
         edge.var = tape.ctx().empty({le.cout}, p.dtype(), p.device());
         edge_batch_statistics(tape.ctx(), p, idx, edge.bias->value, edge.mean, edge.var, bn_sync);
-        out.batch_stats.push_back({le.name, edge.mean, edge.var});
-        keep(le.name + ".batch_mean", edge.mean);
-        keep(le.name + ".batch_var", edge.var);
+        record_batch_stats(le.name, edge.mean, edge.var);
       } else {
         edge.mean = store.buffer(le.name + ".bn_mean");
         edge.var = store.buffer(le.name + ".bn_var");

@@ -21,7 +21,8 @@ struct Outputs {
 Outputs run(Context& ctx, const Tensor& x0, const Tensor& gamma0, const Tensor& beta0, bool train, bool fused) {
   const std::int64_t C = x0.shape().last();
   Tape tape(ctx);
-  Var x = make_var(ctx.clone(x0), true), gamma = make_var(ctx.clone(gamma0), true), beta = make_var(ctx.clone(beta0), true);
+  Var x = make_var(ctx.clone(x0), true), gamma = make_var(ctx.clone(gamma0), true);
+  Var beta = make_var(ctx.clone(beta0), true);
   Var y;
   if (train) {
     y = batch_norm_train(tape, x, gamma, beta, kBatchNormEpsilon, {}, fused).y;

@@ -202,7 +202,8 @@ void check_against_unfused(bool train) {
   Context ctx(test::cpu_options());
   const std::vector<Tensor> in = inputs_of<double>(ctx, p);
   const std::vector<double> seed = seed_for(p, p.B);
-  const PathRun f = run<double>(ctx, in, seed, [&](Tape& t, const std::vector<Var>& v) { return fused(t, p, v, train); });
+  const PathRun f =
+      run<double>(ctx, in, seed, [&](Tape& t, const std::vector<Var>& v) { return fused(t, p, v, train); });
   const PathRun u =
       run<double>(ctx, in, seed, [&](Tape& t, const std::vector<Var>& v) { return unfused(t, p, v, train); });
   expect_runs_match(f, u, kFusedVsUnfusedDouble, train ? "training" : "inference");
@@ -272,7 +273,8 @@ TEST(EdgeAttention, BitsDoNotDependOnTheThreadCount) {
                                    [&](Tape& t, const std::vector<Var>& v) { return fused(t, p, v, true); });
   }
   EXPECT_EQ(runs[0].out, runs[1].out);
-  for (std::size_t i = 0; i < runs[0].grads.size(); ++i) EXPECT_EQ(runs[0].grads[i], runs[1].grads[i]) << kInputNames[i];
+  for (std::size_t i = 0; i < runs[0].grads.size(); ++i)
+    EXPECT_EQ(runs[0].grads[i], runs[1].grads[i]) << kInputNames[i];
 }
 
 // Two replicas with jets [0, 2) and [2, 5) and synchronised statistics reproduce one process with

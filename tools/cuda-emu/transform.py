@@ -3,7 +3,7 @@
 every kernel launch `k<<<grid, block, smem, stream>>>(args)` becomes emu_launch(grid, block, smem, [&] { k(args); }),
 the CUDA helpers header is swapped for emu_common.h and device memory for host memory.
 Usage: transform.py IN.cu OUT.cpp. A text transformation for the constructs our kernels use, no CUDA parser."""
-import re, sys
+import sys
 s = open(sys.argv[1]).read()
 s = s.replace('#include "kernels/cuda/common.cuh"', '#include "emu_common.h"')
 s = s.replace('extern __shared__ double jet_smem[];', 'double* jet_smem = reinterpret_cast<double*>(emu_dyn_smem.data());')
