@@ -38,8 +38,8 @@ struct ForwardOutput {
 enum class EdgePath { Fused, Unfused };
 
 // "fused", "unfused" or "auto". auto is unfused for now: on the CPU (2 cores, batch 512) the fused
-// path trains at 280-300 jets/s against 420-430 (it recomputes y about a dozen times per step and
-// the CPU is compute-bound) though it needs 1.8 GB instead of 4.1 GB; on CUDA the fused kernels
+// path trains at 400-410 jets/s against 530-550 (it recomputes y about a dozen times per step and
+// the CPU is compute-bound) though it needs 0.76 GB instead of 1.69 GB; on CUDA the fused kernels
 // have not yet run on a GPU (issue #6; tools/gpu-check runs their parity tests and benchmarks both
 // paths).
 EdgePath resolve_edge_path(const std::string& request);
