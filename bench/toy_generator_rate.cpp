@@ -1,6 +1,8 @@
 // Toy generator rate: jets/s of the physics alone and of make-toy-jets' whole path (physics +
 // gzip-compressed raw HLS4ML file), on the given number of threads (default one core). Prints one
 // JSON object.   toy_generator_rate [--jets N] [--threads T] [--gzip L]
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>

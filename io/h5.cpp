@@ -1,10 +1,18 @@
 #include "io/h5.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include "engine/error.h"
+#include "io/input_path.h"
 
 namespace ucluster::h5 {
 
@@ -34,6 +42,51 @@ QuietErrors::QuietErrors() {
 QuietErrors::~QuietErrors() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
 
 namespace {
+
+constexpr unsigned kObjectsInFile = H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR | H5F_OBJ_LOCAL;
+
+// Closes the datasets, groups, types and attributes of `file` that are still open; false when one
+// of them fails to close (its data could not be written).
+bool close_open_objects(hid_t file) {
+  const ssize_t n = H5Fget_obj_count(file, kObjectsInFile);
+  if (n <= 0) return n == 0;
+  std::vector<hid_t> ids(static_cast<std::size_t>(n));
+  const ssize_t got = H5Fget_obj_ids(file, kObjectsInFile, ids.size(), ids.data());
+  bool ok = got == n;
+  for (ssize_t i = 0; i < got; ++i) {
+    const hid_t id = ids[static_cast<std::size_t>(i)];
+    const herr_t rc = H5Iget_type(id) == H5I_ATTR ? H5Aclose(id) : H5Oclose(id);
+    ok = ok && rc >= 0;
+  }
+  return ok;
+}
+
+// Points the descriptor of a file being written at an anonymous in-memory file of the same size
+// (memfd), where every write still pending succeeds; the real file keeps what it had, and is never
+// published. Used as soon as a write fails: HDF5 1.10 cannot recover from a failed flush of its
+// metadata cache or of a dataset (the next close fails, "slist already enabled?", and the library
+// crashes or loops at exit retrying it). Must run before H5Fclose: after a failed H5Fclose the
+// file's driver is gone.
+void redirect_to_memory(hid_t file) {
+  void* handle = nullptr;
+  hsize_t size = 0;
+  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == nullptr || H5Fget_filesize(file, &size) < 0)
+    return;
+  const int fd = *static_cast<int*>(handle);  // the default (sec2) driver's handle is the descriptor
+  const int sink = ::memfd_create("ucluster-discarded-hdf5", MFD_CLOEXEC);
+  if (sink < 0) return;
+  if (::ftruncate(sink, static_cast<off_t>(size)) == 0) ::dup2(sink, fd);
+  ::close(sink);
+}
+
+// After a failed write to `object` (a dataset, attribute or file): its file is redirected to memory.
+void abandon_file_of(hid_t object) {
+  const hid_t file = H5Iget_file_id(object);
+  if (file < 0) return;
+  unsigned intent = 0;
+  if (H5Fget_intent(file, &intent) >= 0 && (intent & H5F_ACC_RDWR) != 0) redirect_to_memory(file);
+  H5Fclose(file);  // the reference H5Iget_file_id took
+}
 
 herr_t collect_error(unsigned /*n*/, const H5E_error2_t* err, void* data) {
   auto* out = static_cast<std::string*>(data);
@@ -93,8 +146,12 @@ std::vector<std::string> read_string_values(hid_t ftype, std::size_t n, const st
   UCLUSTER_CHECK(H5Tget_class(ftype) == H5T_STRING, where, " does not hold strings");
   std::vector<std::string> out;
   out.reserve(n);
+  // The memory type takes the file's character set: HDF5 converts neither way between ASCII and
+  // UTF-8 (h5py writes UTF-8 by default; the HLS4ML files hold ASCII), and the bytes are the same.
+  const H5T_cset_t cset = H5Tget_cset(ftype);
   if (H5Tis_variable_str(ftype) > 0) {
     Id mt = vlen_string_type();
+    H5Tset_cset(mt.get(), cset);
     std::vector<char*> ptrs(n, nullptr);
     if (read(mt.get(), ptrs.data()) < 0) fail("cannot read strings of ", where, hdf5_detail());
     for (char* p : ptrs) out.emplace_back(p != nullptr ? p : "");
@@ -104,6 +161,7 @@ std::vector<std::string> read_string_values(hid_t ftype, std::size_t n, const st
     const std::size_t size = H5Tget_size(ftype);
     Id mt(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mt.get(), size);
+    H5Tset_cset(mt.get(), cset);
     std::vector<char> buf(size * n);
     if (read(mt.get(), buf.data()) < 0) fail("cannot read strings of ", where, hdf5_detail());
     for (std::size_t i = 0; i < n; ++i) out.push_back(trim_fixed(buf.data() + i * size, size));
@@ -117,9 +175,17 @@ void write_attr(hid_t obj, const std::string& name, const std::string& value, co
   Id type = vlen_string_type();
   Id space(H5Screate(H5S_SCALAR), H5Sclose);
   Id attr(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  if (!attr.valid()) fail("cannot create attribute '", name, "' on ", where, hdf5_detail());
+  if (!attr.valid()) {
+    const std::string detail = hdf5_detail();
+    abandon_file_of(obj);
+    fail("cannot create attribute '", name, "' on ", where, detail);
+  }
   const char* p = value.c_str();
-  if (H5Awrite(attr.get(), type.get(), &p) < 0) fail("cannot write attribute '", name, "' on ", where, hdf5_detail());
+  if (H5Awrite(attr.get(), type.get(), &p) < 0) {
+    const std::string detail = hdf5_detail();
+    abandon_file_of(obj);
+    fail("cannot write attribute '", name, "' on ", where, detail);
+  }
 }
 
 bool has_attr(hid_t obj, const std::string& name) {
@@ -146,8 +212,19 @@ std::string read_attr(hid_t obj, const std::string& name, const std::string& whe
 std::string last_error_message() {
   std::string out;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_error, &out);
+  // A failed read or write of the file driver carries the system's message inside a long dump of
+  // times, addresses and sizes: keep the message.
+  const std::string key = "error message = '";
+  const std::size_t at = out.find(key);
+  if (at != std::string::npos) {
+    const std::size_t end = out.find('\'', at + key.size());
+    const std::string verb = out.find("read failed") != std::string::npos ? "file read failed: " : "file write failed: ";
+    out = verb + out.substr(at + key.size(), end == std::string::npos ? std::string::npos : end - at - key.size());
+  }
   return out;
 }
+
+void skip_library_shutdown_at_exit() { H5dont_atexit(); }
 
 bool library_is_threadsafe() {
   hbool_t ts = 0;
@@ -264,7 +341,7 @@ void Dataset::transfer(bool write, std::int64_t first, std::int64_t count, hid_t
   if (first < 0) {  // whole dataset
     const herr_t rc = write ? H5Dwrite(id_.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)
                             : H5Dread(id_.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-    if (rc < 0) fail("cannot ", verb, " ", where(), hdf5_detail());
+    if (rc < 0) failed_transfer(write, make_message("cannot ", verb, " ", where()));
     return;
   }
   UCLUSTER_CHECK(!dims.empty(), "cannot ", verb, " rows of scalar ", where());
@@ -281,7 +358,13 @@ void Dataset::transfer(bool write, std::int64_t first, std::int64_t count, hid_t
   }
   const herr_t rc = write ? H5Dwrite(id_.get(), mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, buf)
                           : H5Dread(id_.get(), mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, buf);
-  if (rc < 0) fail("cannot ", verb, " rows [", first, ", ", first + count, ") of ", where(), hdf5_detail());
+  if (rc < 0) failed_transfer(write, make_message("cannot ", verb, " rows [", first, ", ", first + count, ") of ", where()));
+}
+
+void Dataset::failed_transfer(bool write, const std::string& what) const {
+  const std::string detail = hdf5_detail();
+  if (write) abandon_file_of(id_.get());
+  fail(what, detail);
 }
 
 template <typename T>
@@ -338,8 +421,7 @@ std::string Dataset::read_string_attribute(const std::string& name) const {
 File File::open(const std::string& path, Mode mode) {
   QuietErrors quiet;
   std::error_code ec;
-  UCLUSTER_CHECK(std::filesystem::exists(path, ec), "file '", path, "' does not exist");
-  UCLUSTER_CHECK(!std::filesystem::is_directory(path, ec), "'", path, "' is a directory, not an HDF5 file");
+  require_input_path("file", path);
   {
     std::ifstream probe(path, std::ios::binary);
     UCLUSTER_CHECK(probe.good(), "cannot read file '", path, "'");
@@ -352,7 +434,7 @@ File File::open(const std::string& path, Mode mode) {
   const unsigned flags = mode == Mode::ReadOnly ? H5F_ACC_RDONLY : H5F_ACC_RDWR;
   File f;
   f.path_ = path;
-  f.id_ = Id(H5Fopen(path.c_str(), flags, H5P_DEFAULT), H5Fclose);
+  f.id_ = Id(H5Fopen(path.c_str(), flags, H5P_DEFAULT), nullptr);
   if (!f.id_.valid()) {
     const std::string detail = last_error_message();
     const bool truncated = detail.find("truncated") != std::string::npos;
@@ -368,8 +450,9 @@ File File::create(const std::string& path) {
   H5Pset_obj_track_times(fcpl.get(), 0);  // no timestamps: same content, same bytes
   File f;
   f.path_ = path;
-  f.id_ = Id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose);
+  f.id_ = Id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), nullptr);
   if (!f.id_.valid()) fail("cannot create HDF5 file '", path, "'", hdf5_detail());
+  f.created_ = true;
   return f;
 }
 
@@ -450,7 +533,11 @@ Dataset File::create_dataset(const std::string& name, Element element, const Dim
   H5Pset_create_intermediate_group(lcpl.get(), 1);
   Id d(H5Dcreate2(id_.get(), name.c_str(), file_type(element), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
        H5Dclose);
-  if (!d.valid()) fail("cannot create dataset '", name, "' in file '", path_, "'", hdf5_detail());
+  if (!d.valid()) {
+    const std::string detail = hdf5_detail();
+    abandon_file_of(id_.get());
+    fail("cannot create dataset '", name, "' in file '", path_, "'", detail);
+  }
   return Dataset(std::move(d), path_, name);
 }
 
@@ -465,11 +552,17 @@ Dataset File::write_strings(const std::string& name, const std::vector<std::stri
   H5Pset_create_intermediate_group(lcpl.get(), 1);
   Id d(H5Dcreate2(id_.get(), name.c_str(), type.get(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
        H5Dclose);
-  if (!d.valid()) fail("cannot create dataset '", name, "' in file '", path_, "'", hdf5_detail());
+  if (!d.valid()) {
+    const std::string detail = hdf5_detail();
+    abandon_file_of(id_.get());
+    fail("cannot create dataset '", name, "' in file '", path_, "'", detail);
+  }
   std::vector<const char*> ptrs;
   for (const auto& s : values) ptrs.push_back(s.c_str());
   if (!values.empty() && H5Dwrite(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0) {
-    fail("cannot write dataset '", name, "' in file '", path_, "'", hdf5_detail());
+    const std::string detail = hdf5_detail();
+    abandon_file_of(id_.get());
+    fail("cannot write dataset '", name, "' in file '", path_, "'", detail);
   }
   return Dataset(std::move(d), path_, name);
 }
@@ -488,16 +581,99 @@ std::string File::read_string_attribute(const std::string& name) const {
 
 void File::flush() {
   QuietErrors quiet;
-  if (id_.valid() && H5Fflush(id_.get(), H5F_SCOPE_LOCAL) < 0) fail("cannot flush file '", path_, "'", hdf5_detail());
+  if (id_.valid() && H5Fflush(id_.get(), H5F_SCOPE_LOCAL) < 0) {
+    const std::string detail = hdf5_detail();
+    abandon_file_of(id_.get());
+    fail("cannot flush file '", path_, "'", detail);
+  }
+}
+
+namespace {
+
+// Closes a created file that cannot be completed (see redirect_to_memory), without error.
+void discard_created_file(hid_t file) {
+  redirect_to_memory(file);
+  close_open_objects(file);
+  H5Fclose(file);
+  H5Eclear2(H5E_DEFAULT);
+}
+
+// Reserves disk blocks for the file's whole address space and a margin, without changing its size,
+// so that the writes of the final flush cannot fail for lack of space. 0, or the errno of the
+// failure (EOPNOTSUPP where the file system cannot reserve: the flush is then unprotected).
+int reserve_space_for_flush(hid_t file) {
+  constexpr hsize_t kMargin = 64 << 10;  // room for what the flush may still allocate
+  void* handle = nullptr;
+  hsize_t size = 0;
+  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == nullptr || H5Fget_filesize(file, &size) < 0)
+    return 0;
+  const int fd = *static_cast<int*>(handle);
+  if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size + kMargin)) == 0) return 0;
+  // A nearly full (or small) disk may still hold the file itself: its address space is what counts.
+  return ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size)) == 0 ? 0 : errno;
+}
+
+// Writes everything of a created file and closes it; "" on success, else what failed (the file is
+// then discarded and closed all the same, leaving HDF5 nothing to retry at exit).
+std::string finish_created_file(hid_t file) {
+  if (!close_open_objects(file)) {
+    std::string problem = last_error_message();
+    discard_created_file(file);
+    return problem.empty() ? "the data of a dataset could not be written" : problem;
+  }
+  const int err = reserve_space_for_flush(file);
+  if (err == ENOSPC || err == EDQUOT) {
+    discard_created_file(file);
+    return std::strerror(err);
+  }
+  if (H5Fclose(file) < 0) {
+    std::string problem = last_error_message();
+    H5Eclear2(H5E_DEFAULT);
+    return problem.empty() ? "H5Fclose failed" : problem;
+  }
+  H5Eclear2(H5E_DEFAULT);
+  return "";
+}
+
+}  // namespace
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    close_quietly();
+    id_ = std::move(other.id_);
+    path_ = std::move(other.path_);
+    created_ = other.created_;
+  }
+  return *this;
+}
+
+File::~File() { close_quietly(); }
+
+void File::close_quietly() noexcept {
+  if (!id_.valid()) return;
+  QuietErrors quiet;
+  const hid_t id = id_.release();
+  if (created_) {
+    finish_created_file(id);
+  } else {
+    H5Fclose(id);
+    H5Eclear2(H5E_DEFAULT);
+  }
 }
 
 void File::close() {
   QuietErrors quiet;
   if (!id_.valid()) return;
-  // Give up ownership first so that a failing close is not retried by the destructor.
   const hid_t id = id_.release();
-  if (H5Fclose(id) < 0) fail("cannot close file '", path_, "'", hdf5_detail());
-  H5Eclear2(H5E_DEFAULT);
+  if (!created_) {
+    const bool ok = H5Fclose(id) >= 0;
+    const std::string detail = hdf5_detail();
+    H5Eclear2(H5E_DEFAULT);
+    UCLUSTER_CHECK(ok, "cannot close file '", path_, "'", detail);
+    return;
+  }
+  const std::string problem = finish_created_file(id);
+  UCLUSTER_CHECK(problem.empty(), "cannot finish writing file '", path_, "': ", problem);
 }
 
 }  // namespace ucluster::h5

@@ -65,6 +65,13 @@ class QuietErrors {
 // The innermost message of this thread's HDF5 error stack ("" when empty).
 std::string last_error_message();
 
+// Call first thing in main(), before any other HDF5 call, in a program that writes HDF5 files: HDF5
+// then does not register its shutdown at exit. That shutdown retries every write that failed (a
+// full disk) and, in HDF5 1.10, crashes or loops forever on them, after the program has already
+// reported the error; this wrapper closes and checks every file itself, so there is nothing left
+// for it to do.
+void skip_library_shutdown_at_exit();
+
 // True when the linked libhdf5 was built thread-safe (then a reader thread may use it while other
 // threads use other files).
 bool library_is_threadsafe();
@@ -128,6 +135,8 @@ class Dataset {
 
  private:
   void transfer(bool write, std::int64_t first, std::int64_t count, hid_t mem_type, void* buf) const;
+  // Throws `what` with HDF5's reason; a failed write first redirects the file to memory (see h5.cpp).
+  [[noreturn]] void failed_transfer(bool write, const std::string& what) const;
   std::string where() const;
 
   Id id_;
@@ -141,10 +150,18 @@ class File {
   // Opens an existing file; a missing file, a non-HDF5 file and a truncated/damaged file each
   // give their own message.
   static File open(const std::string& path, Mode mode = Mode::ReadOnly);
-  // Creates (truncates) a file.
+  // Creates (truncates) a file. A created file is complete only once close() has returned without
+  // an error: publish it (StagedFile::commit) only then. When a write to it fails (a full disk),
+  // the file is given up: HDF5's pending writes go to memory, so that closing it, and HDF5 at
+  // exit, have nothing left that can fail (see h5.cpp).
   static File create(const std::string& path);
 
   File() = default;
+  File(File&& other) noexcept = default;
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  ~File();
   const std::string& path() const { return path_; }
   bool is_open() const { return id_.valid(); }
 
@@ -171,12 +188,19 @@ class File {
   std::string read_string_attribute(const std::string& name) const;
 
   void flush();
-  // Closes the file now (also done by the destructor); reports errors the destructor cannot.
+  // Closes the file now and reports a failure (a full disk) as an error. Datasets of a created file
+  // that are still open are closed first, so that everything is written when close() returns
+  // (HDF5 alone would report success and write them whenever they close). After a failed close a
+  // created file is discarded (see create()).
   void close();
 
  private:
-  Id id_;
+  // Closes without reporting: a created file whose objects or close fail is discarded.
+  void close_quietly() noexcept;
+
+  Id id_;  // owned here, not by the Id (no closer): closing a written file needs the steps above
   std::string path_;
+  bool created_ = false;
 };
 
 }  // namespace ucluster::h5

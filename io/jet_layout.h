@@ -24,6 +24,9 @@ inline constexpr int kClasses = 3;    // W, Z, top
 inline constexpr int kGlobals = 4;
 inline constexpr int kMassBins = 20;  // network logits (`--ncat 20`); targets are 0..18 (spec 1.5)
 inline constexpr int kDefaultParticles = 100;
+// The most particles per jet a file may declare: the HLS4ML files hold 30 to 150, and a read block
+// of 1,000 jets of 1,000 raw particles already takes 128 MB.
+inline constexpr int kMaxParticles = 1000;
 
 // particleFeatureNames, in column order (data-format.md 1.3). Real files list a 17th name,
 // j1_pdgid, that has no column.

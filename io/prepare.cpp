@@ -10,6 +10,7 @@
 #include "engine/error.h"
 #include "engine/rng.h"
 #include "io/h5.h"
+#include "io/input_path.h"
 #include "io/preprocess.h"
 #include "io/raw_file.h"
 #include "io/staged_file.h"
@@ -26,9 +27,12 @@ enum class Layout { Raw, Ucluster };
 struct Input {
   std::string path;
   Layout layout = Layout::Raw;
+  bool written_by_prepare = false;  // a UCluster-layout file carrying prepare-data's attribute
   std::int64_t n = 0;
   int n_particles = 0;
 };
+
+constexpr const char* kPrepareAttribute = "ucluster_prepare";
 
 // One selected jet, in input order.
 struct Selected {
@@ -42,8 +46,9 @@ struct Selected {
 
 constexpr std::int64_t kReadBlock = 1000;  // jets per read (10 chunks of the real files)
 
-Layout detect_layout(const std::string& path) {
+Layout detect_layout(const std::string& path, bool& written_by_prepare) {
   const h5::File f = h5::File::open(path);
+  written_by_prepare = f.has_attribute(kPrepareAttribute);
   if (f.contains("jetConstituentList")) return Layout::Raw;
   if (f.contains("data")) return Layout::Ucluster;
   fail("file '", path, "' is neither a raw HLS4ML jet file (no dataset 'jetConstituentList') nor a UCluster-layout "
@@ -188,27 +193,43 @@ struct ScratchFile {
 
 }  // namespace
 
-std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
+std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs, const std::vector<std::string>& outputs,
+                                       std::vector<std::string>* skipped) {
   UCLUSTER_CHECK(!inputs.empty(), "no input files given");
+  std::error_code ec;
+  auto is_output = [&](const std::string& path) {
+    return std::any_of(outputs.begin(), outputs.end(),
+                       [&](const std::string& o) { return fs::exists(o, ec) && fs::equivalent(o, path, ec); });
+  };
   std::vector<std::string> out;
   for (const std::string& in : inputs) {
-    std::error_code ec;
-    UCLUSTER_CHECK(fs::exists(in, ec), "input '", in, "' does not exist");
+    require_input_path("input", in, InputKind::FileOrDirectory);
     if (!fs::is_directory(in, ec)) {
+      UCLUSTER_CHECK(!is_output(in), "input '", in, "' is also an output of this run (it would be read and ",
+                     "replaced); write the outputs elsewhere with --out");
       out.push_back(in);
       continue;
     }
     std::vector<std::string> found;
     for (const auto& e : fs::directory_iterator(in)) {
       const std::string name = e.path().filename().string();
-      if (e.is_regular_file() && name.size() > 3 && name.substr(name.size() - 3) == ".h5" && name[0] != '.') {
-        found.push_back(e.path().string());
+      if (!e.is_regular_file() || name.size() <= 3 || name.substr(name.size() - 3) != ".h5" || name[0] == '.') continue;
+      // This run's own outputs (from an earlier run into the same directory) are never inputs.
+      if (is_output(e.path().string())) {
+        if (skipped != nullptr) skipped->push_back(e.path().string());
+        continue;
       }
+      found.push_back(e.path().string());
     }
-    UCLUSTER_CHECK(!found.empty(), "directory '", in, "' holds no .h5 file");
+    UCLUSTER_CHECK(!found.empty(), "directory '", in, "' holds no .h5 file",
+                   skipped != nullptr && !skipped->empty() ? " (only this run's outputs)" : "");
     std::sort(found.begin(), found.end());  // deterministic, unlike the reference's os.listdir order
     out.insert(out.end(), found.begin(), found.end());
   }
+  for (std::size_t i = 0; i < out.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      UCLUSTER_CHECK(!fs::equivalent(out[i], out[j], ec), "input file '", out[i], "' is given twice (also as '",
+                     out[j], "'): its jets would be counted twice");
   return out;
 }
 
@@ -217,7 +238,17 @@ PrepareResult prepare_data(const PrepareOptions& o) {
                  " must be in (0, 1)");
   UCLUSTER_CHECK(o.chunk_rows >= 1, "chunk rows must be positive, got ", o.chunk_rows);
   UCLUSTER_CHECK(o.gzip_level >= 0 && o.gzip_level <= 9, "gzip level must be in 0..9, got ", o.gzip_level);
-  const std::vector<std::string> paths = expand_inputs(o.inputs);
+  std::vector<std::string> names;
+  if (o.eval) {
+    names = {"eval"};
+  } else {
+    names = {"train", "test"};
+  }
+  std::vector<std::string> output_paths;
+  for (const std::string& name : names) output_paths.push_back((fs::path(o.out_dir) / (name + "_" + o.tag + ".h5")).string());
+  std::vector<std::string> skipped;
+  const std::vector<std::string> paths = expand_inputs(o.inputs, output_paths, &skipped);
+  for (const std::string& p : skipped) log_line(o, make_message("skipping ", p, ": it is an output of this run"));
 
   // Pass 1: layouts, shapes, labels, selection.
   std::vector<Input> inputs;
@@ -226,7 +257,7 @@ PrepareResult prepare_data(const PrepareOptions& o) {
   for (const std::string& p : paths) {
     Input in;
     in.path = p;
-    in.layout = detect_layout(p);
+    in.layout = detect_layout(p, in.written_by_prepare);
     if (in.layout == Layout::Raw) {
       const RawFile f(p);
       in.n = f.n_jets();
@@ -247,6 +278,11 @@ PrepareResult prepare_data(const PrepareOptions& o) {
     result.scanned += in.n;
     inputs.push_back(in);
   }
+  const auto raw = std::find_if(inputs.begin(), inputs.end(), [](const Input& in) { return in.layout == Layout::Raw; });
+  const auto prepared = std::find_if(inputs.begin(), inputs.end(), [](const Input& in) { return in.written_by_prepare; });
+  UCLUSTER_CHECK(raw == inputs.end() || prepared == inputs.end(), "the inputs mix raw HLS4ML files ('", raw->path,
+                 "') and files written by prepare-data ('", prepared->path, "'): if those were prepared from these ",
+                 "raw files, every jet would be counted twice; give the raw files alone or the prepared ones alone");
   const std::int64_t total = static_cast<std::int64_t>(selected.size());
   result.selected = total;
   std::string file_list;
@@ -256,14 +292,11 @@ PrepareResult prepare_data(const PrepareOptions& o) {
                  " GeV) in ", result.scanned, " jets of: ", file_list);
 
   // Split sizes (spec 1.7: NTRAIN = int(0.8 * N)).
-  std::vector<std::string> names;
   std::vector<std::int64_t> counts;
   if (o.eval) {
-    names = {"eval"};
     counts = {total};
   } else {
     const auto n_train = static_cast<std::int64_t>(o.train_fraction * static_cast<double>(total));
-    names = {"train", "test"};
     counts = {n_train, total - n_train};
   }
   for (std::size_t s = 0; s < names.size(); ++s) {
@@ -283,12 +316,14 @@ PrepareResult prepare_data(const PrepareOptions& o) {
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   UCLUSTER_CHECK(fs::is_directory(o.out_dir, ec), "cannot create output directory '", o.out_dir, "'");
+  for (const std::string& stale : remove_stale_temporaries(o.out_dir, ".prepare-scratch-", ".bin"))
+    log_line(o, make_message("removed ", stale, ", a scratch file left by a killed run"));
   const int P = inputs.front().n_particles;
   std::vector<std::unique_ptr<StagedFile>> staged;
   std::vector<std::unique_ptr<UclusterWriter>> writers;
   std::vector<std::unique_ptr<Sink>> sinks;
   for (std::size_t s = 0; s < names.size(); ++s) {
-    staged.push_back(std::make_unique<StagedFile>((fs::path(o.out_dir) / (names[s] + "_" + o.tag + ".h5")).string()));
+    staged.push_back(std::make_unique<StagedFile>(output_paths[s]));
     writers.push_back(std::make_unique<UclusterWriter>(staged.back()->temp_path(), counts[s], P,
                                                        UclusterWriterOptions{o.chunk_rows, o.gzip_level}));
     sinks.push_back(std::make_unique<Sink>(*writers.back(), P, o.chunk_rows));
@@ -310,7 +345,7 @@ PrepareResult prepare_data(const PrepareOptions& o) {
   } else {
     // Bounded memory: features go to a scratch file in input order, then are gathered in the
     // shuffled order (random reads of one row each, served by the page cache).
-    ScratchFile scratch{(fs::path(o.out_dir) / (".prepare-scratch-" + std::to_string(::getpid()) + ".bin")).string()};
+    ScratchFile scratch{(fs::path(o.out_dir) / (".prepare-scratch-" + process_tag() + ".bin")).string()};
     {
       std::ofstream out(scratch.path, std::ios::binary | std::ios::trunc);
       UCLUSTER_CHECK(out.good(), "cannot create scratch file '", scratch.path, "'");
@@ -341,7 +376,7 @@ PrepareResult prepare_data(const PrepareOptions& o) {
     UCLUSTER_CHECK(sinks[s]->written() == counts[s], "internal error: ", sinks[s]->written(), " rows written to ",
                    names[s], ", expected ", counts[s]);
     writers[s]->set_attribute(
-        "ucluster_prepare",
+        kPrepareAttribute,
         make_message("{\"split\": \"", names[s], "\", \"rows\": ", counts[s], ", \"selected\": ", total,
                      ", \"train_fraction\": ", o.eval ? 1.0 : o.train_fraction, ", \"shuffle\": ",
                      o.shuffle ? "true" : "false", ", \"seed\": ", o.seed,

@@ -29,9 +29,13 @@ struct PrepareResult {
   std::int64_t selected = 0;       // jets kept by the selection
 };
 
-// Directories -> their *.h5 files (sorted); files kept as given. Throws for a missing path or a
-// directory with no .h5 file.
-std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs);
+// Directories -> their *.h5 files (sorted, hidden ones left out); files kept as given. Files in a
+// directory that are one of `outputs` are left out (listed in *skipped); throws for a missing
+// path, a directory with no input file, an input given as a file that is one of `outputs`, and
+// the same file given twice (under any names).
+std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs,
+                                       const std::vector<std::string>& outputs = {},
+                                       std::vector<std::string>* skipped = nullptr);
 
 // Runs the whole preparation. Every input is checked before any output is created where
 // possible (layout, names, labels, selection and split sizes); later problems (a bad value

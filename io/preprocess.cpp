@@ -1,6 +1,7 @@
 #include "io/preprocess.h"
 
 #include <cmath>
+#include <limits>
 
 #include "engine/error.h"
 
@@ -13,6 +14,8 @@ double masked_log(double x) {
   if (!(x > 0.0)) return x != x ? x : 0.0;  // NaN passes through as in numpy
   return std::log(x);
 }
+
+bool fits_float32(double v) { return std::fabs(v) <= double(std::numeric_limits<float>::max()); }
 
 float finite_or_zero(double v) { return std::isinf(v) ? 0.0f : static_cast<float>(v); }
 
@@ -83,6 +86,27 @@ std::string check_raw_jet(const double* constituents, int n_particles, const dou
       return make_message(std::isnan(jet_row[c]) ? "NaN" : "infinity", " in jets (column ", c, " '", kJetNames[c],
                           "')");
     }
+  }
+  // Features stored as they are (not through a logarithm) must fit in float32: a finite float64
+  // beyond its range would be written as an infinity.
+  for (int p = 0; p < n_particles; ++p) {
+    for (int c : {kEtaRel, kPhiRel, kDeltaR, kCosThetaRel}) {
+      const double v = constituents[static_cast<std::ptrdiff_t>(p) * kRawParticleColumns + c];
+      if (!fits_float32(v)) {
+        return make_message(v, " in jetConstituentList (particle ", p, ", column ", c, " '", kParticleNames[c],
+                            "') does not fit in float32 (largest ", std::numeric_limits<float>::max(), ")");
+      }
+    }
+  }
+  for (int c : kGlobalColumns) {
+    if (!fits_float32(jet_row[c])) {
+      return make_message(jet_row[c], " in jets (column ", c, " '", kJetNames[c], "') does not fit in float32 (largest ",
+                          std::numeric_limits<float>::max(), ")");
+    }
+  }
+  for (int p = 0; p < n_particles; ++p) {
+    const double pt = constituents[static_cast<std::ptrdiff_t>(p) * kRawParticleColumns + kPt];
+    if (pt < 0.0) return make_message("particle ", p, " has a negative pt (j1_pt = ", pt, ")");
   }
   int ones = 0;
   bool binary = true;

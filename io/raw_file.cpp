@@ -51,6 +51,8 @@ RawFile::RawFile(const std::string& path) : file_(h5::File::open(path)) {
   UCLUSTER_CHECK(jd[0] == cd[0], "file '", path, "': 'jets' has ", jd[0], " rows but 'jetConstituentList' has ",
                  cd[0]);
   n_jets_ = cd[0];
+  UCLUSTER_CHECK(cd[1] <= kMaxParticles, "dataset 'jetConstituentList' in file '", path, "' declares ", cd[1],
+                 " particles per jet; at most ", kMaxParticles, " are supported (damaged or not an HLS4ML file?)");
   n_particles_ = static_cast<int>(cd[1]);
   constituents_.check_filters_available();
   jets_.check_filters_available();

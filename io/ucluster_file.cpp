@@ -85,6 +85,8 @@ UclusterFile::UclusterFile(const std::string& path) : file_(h5::File::open(path)
     fail("dataset 'data' in file '", path, "' holds ", data_.type_name(), ", expected floating point (float32)");
   }
   n_jets_ = dd[0];
+  UCLUSTER_CHECK(dd[1] <= kMaxParticles, "dataset 'data' in file '", path, "' declares ", dd[1],
+                 " particles per jet; at most ", kMaxParticles, " are supported (damaged file?)");
   n_particles_ = static_cast<int>(dd[1]);
   n_features_ = static_cast<int>(dd[2]);
   const h5::Dims chunk = data_.chunk();

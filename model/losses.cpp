@@ -1,5 +1,8 @@
 #include "model/losses.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "kernels/elementwise.h"
 #include "kernels/focal_loss.h"
 #include "kernels/kmeans_loss.h"
@@ -19,6 +22,19 @@ Losses compute_losses(Tape& tape, const ForwardOutput& forward, const Var& mu, c
   losses.assignment = kmeans_assign(tape.ctx(), km.distances);
   losses.total = joint ? add_scaled(tape, losses.kmeans, losses.focal, config.beta, 1.0) : losses.focal;
   return losses;
+}
+
+std::int64_t first_non_finite_jet(Context& ctx, const ForwardOutput& forward, const Losses& losses) {
+  std::int64_t first = -1;
+  for (const Tensor& t : {forward.z->value, forward.logits->value, losses.distances}) {
+    const std::vector<float> v = ctx.to_vector<float>(t);
+    const std::int64_t width = t.shape()[t.shape().rank() - 1];
+    const auto bad = std::find_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); });
+    if (bad == v.end()) continue;
+    const std::int64_t jet = static_cast<std::int64_t>(bad - v.begin()) / width;
+    first = first < 0 ? jet : std::min(first, jet);
+  }
+  return first;
 }
 
 }  // namespace ucluster::model

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <new>
 #include <string>
 
 #include "engine/error.h"
@@ -51,6 +52,9 @@ template <typename Body>
 int guarded_main(const char* prog, Body body) {
   try {
     return body();
+  } catch (const std::bad_alloc&) {
+    std::cerr << prog << ": error: out of memory (an input declares more data than this machine can hold?)\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << prog << ": error: " << e.what() << "\n";
     return 1;

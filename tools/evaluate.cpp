@@ -3,13 +3,17 @@
 // both clustering accuracies (spec 4.5) and the confusion matrix. The reference's offline script
 // (scripts/evaluate_kmeans.py) evaluated only its first 5 batches (spec 8 #5); this evaluates all.
 #include <chrono>
+#include <cmath>
+#include <memory>
 #include <filesystem>
 #include <iostream>
 
 #include "engine/context.h"
 #include "io/file_source.h"
 #include "io/h5.h"
+#include "io/input_path.h"
 #include "io/staged_file.h"
+#include "io/ucluster_file.h"
 #include "model/losses.h"
 #include "model/ucluster_model.h"
 #include "tools/cli.h"
@@ -87,15 +91,23 @@ Options parse(int argc, char** argv, bool& help) {
   UCLUSTER_CHECK(!o.checkpoint.empty(), "--checkpoint is required (see --help)");
   UCLUSTER_CHECK(!o.data.empty(), "--data is required (see --help)");
   UCLUSTER_CHECK(!o.out.empty(), "--out is required (see --help)");
-  UCLUSTER_CHECK(std::filesystem::is_regular_file(o.checkpoint), "checkpoint '", o.checkpoint, "' does not exist");
-  UCLUSTER_CHECK(std::filesystem::is_regular_file(o.data), "data file '", o.data, "' does not exist");
+  require_input_path("checkpoint", o.checkpoint);
+  require_input_path("data file", o.data);
   const std::filesystem::path out_dir = std::filesystem::path(o.out).parent_path();
   UCLUSTER_CHECK(out_dir.empty() || std::filesystem::is_directory(out_dir), "output directory '", out_dir.string(),
                  "' does not exist");
+  UCLUSTER_CHECK(!std::filesystem::is_directory(o.out), "--out '", o.out, "' is a directory; give a file name");
   for (const std::string& in : {o.checkpoint, o.data})
     UCLUSTER_CHECK(!std::filesystem::exists(o.out) || !std::filesystem::equivalent(o.out, in), "--out '", o.out,
                    "' is one of the inputs; refusing to overwrite it");
   return o;
+}
+
+double largest_magnitude(const Batch& b, std::int64_t jet) {
+  const std::int64_t row = static_cast<std::int64_t>(b.n_particles) * b.n_features;
+  double m = 0;
+  for (std::int64_t i = jet * row; i < (jet + 1) * row; ++i) m = std::max(m, std::fabs(double(b.data[i])));
+  return m;
 }
 
 struct Outputs {
@@ -115,7 +127,7 @@ int run(const Options& o) {
   store.finalize(ctx, ctx.device());
   CheckpointData ckpt;
   load_checkpoint(ctx, o.checkpoint, store, &ckpt);
-  const TrainConfig config = config_from_json(ckpt.config);
+  const TrainConfig config = checkpoint_config(o.checkpoint, ckpt.config);
   const TrainingSchedules schedules = config.schedules();
 
   // The weights of a checkpoint written at an epoch boundary (the loader at step 0 of the next
@@ -126,6 +138,7 @@ int run(const Options& o) {
   const double alpha = o.inverse_temperature >= 0 ? o.inverse_temperature : schedules.alpha.eval(epoch);
   const bool joint = schedules.alpha.full_training(epoch);
 
+  UCLUSTER_CHECK(jets::UclusterFile(o.data).n_jets() > 0, "data file '", o.data, "' holds no jets");
   LoaderOptions lo;
   lo.batch_size = o.batch;
   lo.shuffle = false;
@@ -139,12 +152,12 @@ int run(const Options& o) {
 
   StagedFile staged(o.out);
   h5::File file = h5::File::create(staged.temp_path());
-  Outputs out{file.create_dataset("cluster", h5::Element::I32, {n}),
+  auto out = std::make_unique<Outputs>(Outputs{file.create_dataset("cluster", h5::Element::I32, {n}),
               file.create_dataset("latent", h5::Element::F32, {n, latent}),
               file.create_dataset("logits", h5::Element::F32, {n, classes}),
               file.create_dataset("distances", h5::Element::F32, {n, k}),
               file.create_dataset("truth", h5::Element::I32, {n}),
-              file.create_dataset("masses", h5::Element::F32, {n})};
+              file.create_dataset("masses", h5::Element::F32, {n})});
 
   ConfusionCounts confusion(static_cast<int>(std::max<std::int64_t>(k, 3)));
   double focal_sum = 0, kmeans_sum = 0, total_sum = 0, per_batch_sum = 0;
@@ -164,14 +177,20 @@ int run(const Options& o) {
     Tape tape(ctx, false);
     const model::ForwardOutput fwd = model.forward(tape, store, data, model::BatchNormMode::Inference);
     const model::Losses losses = model::compute_losses(tape, fwd, mu, targets, alpha, config.losses(), joint);
+    const std::int64_t bad = model::first_non_finite_jet(ctx, fwd, losses);
+    if (bad >= 0) {
+      fail("jet ", first + bad, " of '", o.data, "' gives a NaN or infinite latent vector, logit or distance (its ",
+           "largest |feature| is ", largest_magnitude(b, bad), "): its inputs overflow float32 inside the network ",
+           "or the checkpoint is damaged; nothing was written");
+    }
 
     const std::vector<std::int32_t> pred = ctx.to_vector<std::int32_t>(losses.assignment);
-    out.cluster.write_rows(first, b.size, pred.data());
-    out.latent.write_rows(first, b.size, ctx.to_vector<float>(fwd.z->value).data());
-    out.logits.write_rows(first, b.size, ctx.to_vector<float>(fwd.logits->value).data());
-    out.distances.write_rows(first, b.size, ctx.to_vector<float>(losses.distances).data());
-    out.truth.write_rows(first, b.size, b.truth.data());
-    out.masses.write_rows(first, b.size, b.mass.data());
+    out->cluster.write_rows(first, b.size, pred.data());
+    out->latent.write_rows(first, b.size, ctx.to_vector<float>(fwd.z->value).data());
+    out->logits.write_rows(first, b.size, ctx.to_vector<float>(fwd.logits->value).data());
+    out->distances.write_rows(first, b.size, ctx.to_vector<float>(losses.distances).data());
+    out->truth.write_rows(first, b.size, b.truth.data());
+    out->masses.write_rows(first, b.size, b.mass.data());
 
     focal_sum += ctx.to_vector<float>(losses.focal->value).at(0);
     kmeans_sum += ctx.to_vector<float>(losses.kmeans->value).at(0);
@@ -187,6 +206,7 @@ int run(const Options& o) {
     done += b.size;
   }
   ctx.synchronize();
+  out.reset();  // every dataset closed before the file: HDF5 writes an open dataset only when it closes
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   UCLUSTER_CHECK(done == n, "evaluate: ", done, " of ", n, " jets evaluated");
 
@@ -227,6 +247,7 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ucluster::h5::skip_library_shutdown_at_exit();
   return cli::guarded_main("evaluate", [&] {
     bool help = false;
     const Options o = parse(argc, argv, help);

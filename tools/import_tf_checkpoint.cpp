@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "io/h5.h"
 #include "engine/context.h"
 #include "model/tf_import.h"
 #include "tools/cli.h"
@@ -46,6 +47,7 @@ std::string bundle_prefix(std::string p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ucluster::h5::skip_library_shutdown_at_exit();
   return ucluster::cli::guarded_main("import-tf-checkpoint", [&] {
     using namespace ucluster;
     std::vector<std::string> positional, overrides;

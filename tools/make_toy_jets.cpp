@@ -2,6 +2,7 @@
 // section 4). See io/toy_files.h and io/toy/generator.h.
 #include <iostream>
 
+#include "io/h5.h"
 #include "io/toy_files.h"
 #include "tools/cli.h"
 
@@ -39,6 +40,7 @@ example:
 }  // namespace
 
 int main(int argc, char** argv) {
+  ucluster::h5::skip_library_shutdown_at_exit();
   return ucluster::cli::guarded_main("make-toy-jets", [&] {
     using namespace ucluster;
     toy::ToyFilesOptions o;

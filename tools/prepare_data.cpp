@@ -2,6 +2,7 @@
 // (or eval) files. See io/prepare.h and shared/design/ucluster-spec.md section 1.
 #include <iostream>
 
+#include "io/h5.h"
 #include "io/prepare.h"
 #include "tools/cli.h"
 
@@ -39,6 +40,7 @@ example:
 }  // namespace
 
 int main(int argc, char** argv) {
+  ucluster::h5::skip_library_shutdown_at_exit();
   return ucluster::cli::guarded_main("prepare-data", [&] {
     using namespace ucluster;
     jets::PrepareOptions o;

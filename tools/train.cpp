@@ -2,6 +2,7 @@
 // prepared HLS4ML-layout files, or on built-in toy jets when no data is given.
 #include <iostream>
 
+#include "io/h5.h"
 #include "engine/context.h"
 #include "io/file_source.h"
 #include "tools/cli.h"
@@ -100,6 +101,7 @@ nlohmann::json train(Communicator& host, const TrainConfig& config, bool resume)
 }  // namespace
 
 int main(int argc, char** argv) {
+  ucluster::h5::skip_library_shutdown_at_exit();
   std::string config_path;
   std::vector<std::string> overrides;
   bool resume = false, print_config = false, help = false;

@@ -1,5 +1,6 @@
 #include "train/checkpoint.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "io/h5.h"
@@ -26,10 +27,22 @@ void read_tensor(Context& ctx, const h5::File& file, const std::string& name, co
                  " (a checkpoint of another model shape)");
   std::vector<float> v(static_cast<std::size_t>(dst.numel()));
   ds.read(v.data());
+  const auto bad = std::find_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); });
+  UCLUSTER_CHECK(bad == v.end(), "checkpoint '", file.path(), "': tensor '", name, "' holds ", *bad, " at element ",
+                 bad - v.begin(), "; a checkpoint with NaN or infinite values cannot be used (damaged file?)");
   ctx.copy(dst, ctx.from_vector<float>(dst.shape(), v, Device::cpu()));
 }
 
 }  // namespace
+
+TrainConfig checkpoint_config(const std::string& path, const nlohmann::json& config) {
+  try {
+    return config_from_json(config);
+  } catch (const Error& e) {
+    fail("the configuration stored in checkpoint '", path, "' is not valid for this version of ucluster (written by ",
+         "another version?): ", e.what());
+  }
+}
 
 bool all_finite(Context& ctx, const Tensor& t) {
   if (t.dtype() == DType::F64) {
@@ -86,19 +99,29 @@ void load_checkpoint(Context& ctx, const std::string& path, const ParamStore& st
   UCLUSTER_CHECK(file.has_attribute("state") && file.has_attribute("config"), "'", path,
                  "' is not a ucluster checkpoint (no state/config attributes)");
   const nlohmann::json state = nlohmann::json::parse(file.read_string_attribute("state"), nullptr, false);
-  UCLUSTER_CHECK(!state.is_discarded() && state.value("format_version", 0) == kCheckpointFormatVersion,
-                 "checkpoint '", path, "' has an unknown format version");
+  UCLUSTER_CHECK(!state.is_discarded() && state.is_object(), "checkpoint '", path,
+                 "': its 'state' attribute is not a JSON object (damaged file?)");
+  UCLUSTER_CHECK(state.contains("format_version") && state["format_version"].is_number_integer(), "checkpoint '",
+                 path, "': its 'state' attribute has no format_version (damaged file?)");
+  const int version = state["format_version"].get<int>();
+  UCLUSTER_CHECK(version == kCheckpointFormatVersion, "checkpoint '", path, "' has format version ", version,
+                 "; this build reads version ", kCheckpointFormatVersion);
   for (const auto& e : store.param_entries()) read_tensor(ctx, file, "params/" + e.name, store.param(e.name));
   for (const auto& e : store.buffer_entries()) read_tensor(ctx, file, "buffers/" + e.name, store.buffer(e.name));
   if (!data) return;
   data->state = state;
   if (file.contains("state/history")) {
     nlohmann::json history = nlohmann::json::array();
-    for (const auto& line : file.read_strings("state/history")) history.push_back(nlohmann::json::parse(line));
+    for (const auto& line : file.read_strings("state/history")) {
+      history.push_back(nlohmann::json::parse(line, nullptr, false));
+      UCLUSTER_CHECK(!history.back().is_discarded(), "checkpoint '", path, "': entry ", history.size() - 1,
+                     " of state/history is not valid JSON (damaged file?)");
+    }
     data->state["history"] = history;
   }
   data->config = nlohmann::json::parse(file.read_string_attribute("config"), nullptr, false);
-  UCLUSTER_CHECK(!data->config.is_discarded(), "checkpoint '", path, "' has an unreadable config attribute");
+  UCLUSTER_CHECK(!data->config.is_discarded() && data->config.is_object(), "checkpoint '", path,
+                 "': its 'config' attribute is not a JSON object (damaged file?)");
   if (file.contains("optimizer/m")) {
     data->adam_m = ctx.zeros_like(store.flat_params());
     data->adam_v = ctx.zeros_like(store.flat_params());

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/param_store.h"
+#include "train/config.h"
 
 namespace ucluster {
 
@@ -39,6 +40,10 @@ void save_checkpoint(Context& ctx, const std::string& path, const ParamStore& st
 // shape is refused with the first mismatching tensor named). Adam moments are read into
 // data->adam_m/adam_v when `data` is given and the file has them.
 void load_checkpoint(Context& ctx, const std::string& path, const ParamStore& store, CheckpointData* data);
+
+// The training configuration stored in a checkpoint; a key this version does not know or a bad
+// value is reported as coming from the checkpoint.
+TrainConfig checkpoint_config(const std::string& path, const nlohmann::json& config);
 
 // True when every element of t (float32 or float64) is finite.
 bool all_finite(Context& ctx, const Tensor& t);

@@ -1,9 +1,12 @@
 #include "train/config.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <fstream>
 
 #include "engine/error.h"
+#include "io/input_path.h"
 
 namespace ucluster {
 
@@ -63,13 +66,36 @@ void read_value(const nlohmann::json& v, const char* key, T& out) {
     UCLUSTER_CHECK(v.is_string(), "config key '", key, "' must be a string, got ", v.dump());
     out = v.get<std::string>();
   } else if constexpr (std::is_integral_v<T>) {
-    UCLUSTER_CHECK(v.is_number_integer() || (v.is_number_float() && v.get<double>() == double(std::int64_t(v.get<double>()))),
-                   "config key '", key, "' must be an integer, got ", v.dump());
-    const double d = v.get<double>();
-    UCLUSTER_CHECK(!std::is_unsigned_v<T> || d >= 0, "config key '", key, "' must not be negative, got ", v.dump());
-    out = static_cast<T>(v.is_number_integer() ? v.get<std::int64_t>() : std::int64_t(d));
+    // Range-checked before narrowing: 4294967298 must not become 2 in a 32-bit key.
+    using Limits = std::numeric_limits<T>;
+    const auto out_of_range = [&] {
+      fail("config key '", key, "' = ", v.dump(), " is outside the range of this key [", +Limits::min(), ", ",
+           +Limits::max(), "]");
+    };
+    if (v.is_number_unsigned()) {
+      const auto u = v.get<std::uint64_t>();
+      if (u > static_cast<std::uint64_t>(Limits::max())) out_of_range();
+      out = static_cast<T>(u);
+    } else if (v.is_number_integer()) {
+      const auto i = v.get<std::int64_t>();
+      UCLUSTER_CHECK(!std::is_unsigned_v<T> || i >= 0, "config key '", key, "' must not be negative, got ", v.dump());
+      if constexpr (std::is_signed_v<T>) {
+        if (i < static_cast<std::int64_t>(Limits::min()) || i > static_cast<std::int64_t>(Limits::max())) out_of_range();
+      }
+      out = static_cast<T>(i);
+    } else {
+      // A float that holds a whole number (1e3, 512.0) is accepted when it is exactly representable.
+      UCLUSTER_CHECK(v.is_number_float() && std::isfinite(v.get<double>()) && std::trunc(v.get<double>()) == v.get<double>(),
+                     "config key '", key, "' must be an integer, got ", v.dump());
+      const double d = v.get<double>();
+      UCLUSTER_CHECK(!std::is_unsigned_v<T> || d >= 0, "config key '", key, "' must not be negative, got ", v.dump());
+      // Both bounds as doubles: min() is a power of two (exact), max() + 1 is one too.
+      if (d < static_cast<double>(Limits::min()) || d >= 2.0 * static_cast<double>(Limits::max() / 2 + 1)) out_of_range();
+      out = static_cast<T>(d);
+    }
   } else {
-    UCLUSTER_CHECK(v.is_number(), "config key '", key, "' must be a number, got ", v.dump());
+    UCLUSTER_CHECK(v.is_number() && std::isfinite(v.get<double>()), "config key '", key, "' must be a finite number, got ",
+                   v.dump());
     out = v.get<double>();
   }
 }
@@ -174,6 +200,7 @@ void apply_override(nlohmann::json& j, const std::string& assignment) {
 TrainConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
   nlohmann::json j = nlohmann::json::object();
   if (!path.empty()) {
+    require_input_path("config file", path);
     std::ifstream in(path);
     UCLUSTER_CHECK(in.good(), "cannot open config file '", path, "'");
     j = nlohmann::json::parse(in, nullptr, false, true);

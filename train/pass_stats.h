@@ -24,7 +24,10 @@ namespace ucluster {
 struct StepRecord {
   static constexpr int kClusters = 3;
   static constexpr int kFocal = 0, kKMeans = 1, kTotal = 2, kJets = 3, kConfusion = 4;
-  std::array<double, kConfusion + kClusters * kClusters> values{};
+  // Ranks whose batch holds a jet with a NaN or infinite latent vector, logit or distance (such a
+  // batch adds nothing else to the record).
+  static constexpr int kNonFinite = kConfusion + kClusters * kClusters;
+  std::array<double, kNonFinite + 1> values{};
 
   // This rank's batch and its losses. A rank without a batch in a step keeps a default (zero)
   // record: it still joins the all-reduce.
@@ -32,6 +35,7 @@ struct StepRecord {
   void all_reduce(Communicator& comm, Context& ctx);
 
   double jets() const { return values[kJets]; }
+  std::int64_t ranks_with_non_finite_jets() const { return static_cast<std::int64_t>(values[kNonFinite]); }
   double mean(int field) const { return values[field] / jets(); }
   ConfusionCounts confusion() const;
 };

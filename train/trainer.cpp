@@ -11,6 +11,7 @@
 
 #include "engine/profiling.h"
 #include "model/losses.h"
+#include "io/staged_file.h"
 #include "train/checkpoint.h"
 #include "train/kmeans.h"
 
@@ -19,9 +20,19 @@ namespace ucluster {
 namespace {
 
 // Config keys that may differ between a run and its resumption.
+// output_dir may differ: the checkpoint being resumed is the one found there, wherever the run
+// folder has been moved to and however it is named (relative or absolute).
 bool resumable_difference(const std::string& key) {
   return key == "epochs" || key == "max_steps" || key == "device" || key == "threads" ||
-         key == "checkpoint_every" || key == "collectives" || key == "timeout_s";
+         key == "checkpoint_every" || key == "collectives" || key == "timeout_s" || key == "output_dir";
+}
+
+// The data files may be named differently (relative to another directory, through a link) as long
+// as they are the same files.
+bool same_input_file(const std::string& key, const nlohmann::json& now, const nlohmann::json& then) {
+  if ((key != "train_file" && key != "test_file") || !now.is_string() || !then.is_string()) return false;
+  std::error_code ec;
+  return std::filesystem::equivalent(now.get<std::string>(), then.get<std::string>(), ec) && !ec;
 }
 
 // Embeddings with their data-set rows, as bytes for a gather: [rows int64 * n][z float * n * d].
@@ -195,6 +206,7 @@ PassStats Trainer::evaluate(int epoch) {
   PassStats stats;
   test_->seek({epoch, 0});
   Batch b;
+  std::string first_bad_here;  // this rank's first jet with non-finite outputs
   while (test_->next(b)) {
     // Every rank takes part in every step's all-reduce, also with an empty tail batch.
     StepRecord step;
@@ -205,9 +217,26 @@ PassStats Trainer::evaluate(int epoch) {
       model::ForwardOutput out = model_.forward(tape, store_, data, model::BatchNormMode::Inference);
       model::Losses losses =
           model::compute_losses(tape, out, param_var(store_, "mu"), targets, alpha, config_.losses(), joint);
-      step = StepRecord::of_batch(ctx_, losses, b);
+      const std::int64_t bad = model::first_non_finite_jet(ctx_, out, losses);
+      if (bad >= 0) {
+        if (first_bad_here.empty())
+          first_bad_here = make_message("row ", b.rows.at(static_cast<std::size_t>(bad)), " of ", test_->source().name());
+        step.values[StepRecord::kNonFinite] = 1;
+      } else {
+        step = StepRecord::of_batch(ctx_, losses, b);
+      }
     }
     step.all_reduce(comm_, ctx_);
+    if (step.ranks_with_non_finite_jets() > 0) {
+      // Every rank sees the reduced count, so every rank stops here with the same decision.
+      throw AgreedError(make_message(
+          "training stopped: at epoch ", epoch, " the test pass gives NaN or infinite outputs (latent vector, ",
+          "logits or distances) for a jet: ",
+          first_bad_here.empty() ? std::string("on another rank") : first_bad_here,
+          " (its inputs overflow float32 inside the network, or the model has diverged); no metrics were written for "
+          "this epoch; last good checkpoint: ",
+          std::filesystem::exists(paths_.checkpoint) ? paths_.checkpoint : std::string("none")));
+    }
     stats.add(step, full_step);
   }
   return stats;
@@ -300,7 +329,9 @@ void Trainer::resume_from(const std::string& path) {
     load_checkpoint(ctx_, path, store_, &data);
     const nlohmann::json now = config_.to_json();
     for (const auto& [key, value] : data.config.items()) {
-      if (resumable_difference(key) || !now.contains(key)) continue;
+      UCLUSTER_CHECK(now.contains(key), "--resume: checkpoint '", path, "' was written with config key '", key,
+                     "' (= ", value.dump(), "), which this version of train does not know");
+      if (resumable_difference(key) || same_input_file(key, now.at(key), value)) continue;
       UCLUSTER_CHECK(now.at(key) == value, "--resume: config key '", key, "' is ", now.at(key).dump(),
                      " but the checkpoint was written with ", value.dump(), "; resume with the same configuration");
     }
@@ -340,6 +371,13 @@ void Trainer::resume_from(const std::string& path) {
 
 void Trainer::write_metrics_file() const {
   if (comm_.rank() != 0) return;
+  if (history_.empty()) {
+    // A fresh run: no older run's lines, and no empty file if this one fails before its first epoch.
+    std::error_code ec;
+    std::filesystem::remove(paths_.metrics, ec);
+    UCLUSTER_CHECK(!ec, "cannot remove the old metrics file '", paths_.metrics, "': ", ec.message());
+    return;
+  }
   const std::string tmp = paths_.metrics + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -357,7 +395,10 @@ void Trainer::append_metrics(const nlohmann::json& line) const {
 
 nlohmann::json Trainer::run(bool resume) {
   comm_.agree_on([&] {
-    if (comm_.rank() == 0) std::filesystem::create_directories(paths_.dir);
+    if (comm_.rank() != 0) return;
+    std::filesystem::create_directories(paths_.dir);
+    for (const std::string& stale : remove_stale_temporaries(paths_.dir, ".checkpoint.h5.tmp-", ""))
+      say(make_message("removed ", stale, ", a partial checkpoint left by a killed run"));
   });
   if (resume) {
     resume_from(paths_.checkpoint);

@@ -24,7 +24,7 @@ small=(--set toy_jets=300 --set batch_size=64 --set epochs=2 --set pretrain_epoc
 expect_failure unknown_key "unknown config key 'lerning_rate'" --set lerning_rate=0.1
 expect_failure negative_lr "'learning_rate' must be > 0" --set learning_rate=-1
 expect_failure zero_batch "'batch_size' must be > 0" --set batch_size=0
-expect_failure missing_config "cannot open config file" --config "$work/none.json"
+expect_failure missing_config "config file .* does not exist" --config "$work/none.json"
 expect_failure missing_data "cannot\|No such\|does not exist\|not found" --set train_file="$work/no.h5" --set test_file="$work/no.h5"
 expect_failure resume_without_checkpoint "no checkpoint" "${small[@]}" --set output_dir="$work/fresh" --resume
 expect_failure batch_larger_than_data "no full batch of 100000 rows" "${small[@]}" --set batch_size=100000 --set output_dir="$work/big"
