@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -354,8 +356,11 @@ PrepareResult prepare_data(const PrepareOptions& o) {
           out.write(reinterpret_cast<const char*>(f), static_cast<std::streamsize>(row_floats * sizeof(float)));
         });
       }
+      out.flush();
+      const int err = out.fail() ? errno : 0;
       out.close();
-      UCLUSTER_CHECK(!out.fail(), "cannot write scratch file '", scratch.path, "' (disk full?)");
+      UCLUSTER_CHECK(err == 0 && !out.fail(), "cannot write scratch file '", scratch.path, "': ",
+                     std::strerror(err != 0 ? err : errno));
     }
     std::ifstream in(scratch.path, std::ios::binary);
     std::vector<float> row(row_floats);
