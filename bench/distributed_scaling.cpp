@@ -5,7 +5,9 @@
 //   mpirun -np R distributed_scaling [--batch B] [--steps S] [--threads T] [--device cpu|cuda]
 //                                    [--sync-bn 0|1]   (1: batch_norm_stats "global", 0: "local")
 // The time per step is the difference of two runs (W and W + S steps) divided by S, so start-up,
-// the initial broadcast and the final checkpoint cancel out.
+// the initial broadcast and the final checkpoint cancel out. Each rank is opened as `train` opens
+// it (train/rank_setup.h): device from the node-local rank, per-rank seed, toy data made by rank 0
+// into files and streamed by the loaders.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -15,8 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/toy/dataset.h"
 #include "train/communicator.h"
+#include "train/rank_setup.h"
 #include "train/trainer.h"
 
 using namespace ucluster;
@@ -26,31 +28,24 @@ namespace {
 struct Timing {
   double seconds = 0;
   std::vector<TimedCommunicator::Entry> collectives;
+  std::string device;   // the context's device, as resolved for this rank
+  PreparedFiles files;  // the data the run read
 };
 
-Timing run(Communicator& comm, const TrainConfig& config, const JetArrays& jets) {
-  ContextOptions o;
-  o.device = config.device;
-  o.num_threads = config.threads;
-  Context ctx(o);
-  std::unique_ptr<Communicator> nccl = device_communicator(comm, ctx, config.collectives);
-  TimedCommunicator timed(nccl ? *nccl : comm);
-  auto loader = [&](bool drop_last) {
-    LoaderOptions lo;
-    lo.batch_size = config.rank_batch(comm.size());
-    lo.rank = comm.rank();
-    lo.world = comm.size();
-    lo.drop_last = drop_last;
-    return std::make_unique<Loader>(std::make_unique<MemorySource>(jets, jets.n, lo.batch_size, "toy jets"), lo);
-  };
-  Trainer trainer(config, ctx, timed, loader(true), loader(false), [](const std::string&) {});
-  ctx.synchronize();
+Timing run(Communicator& host, const TrainConfig& config) {
+  const auto quiet = [](const std::string&) {};
+  RankSetup rank = open_rank(host, config, quiet);
+  TimedCommunicator timed(*rank.comm);
+  Trainer trainer(config, *rank.ctx, timed, std::move(rank.train), std::move(rank.test), quiet);
+  rank.ctx->synchronize();
   const auto t0 = std::chrono::steady_clock::now();
   trainer.run(false);
-  ctx.synchronize();
+  rank.ctx->synchronize();
   Timing t;
   t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   t.collectives = timed.entries();
+  t.device = rank.ctx->device_description();
+  t.files = rank.files;
   return t;
 }
 
@@ -81,26 +76,24 @@ int main(int argc, char** argv) {
   c.epochs = 1;
   c.pretrain_epochs = 1;
   c.threads = threads;
-  c.device = device_for_rank(*comm, device);
+  c.device = device;
   c.batch_norm_stats = sync_bn ? "global" : "local";
   std::string dir = (std::filesystem::temp_directory_path() / ("ucluster-scaling-" + std::to_string(getpid()))).string();
   c.output_dir = comm->broadcast(dir, 0, "output directory");
-  // One epoch longer than both runs, so no evaluation falls inside the timed steps.
-  const JetArrays jets = toy::make_toy_dataset(11, 2 * R * batch * (warm + steps + 1), 100, threads);
-  const std::int64_t rows = std::min<std::int64_t>(jets.n, R * batch * (warm + steps + 1));
-  JetArrays data = jets;
-  data.n = rows;
-  data.data.resize(static_cast<std::size_t>(rows * data.n_particles * data.n_features));
-  data.target.resize(static_cast<std::size_t>(rows));
-  data.truth.resize(static_cast<std::size_t>(rows));
-  data.mass.resize(static_cast<std::size_t>(rows));
+  // Toy jets for an epoch longer than both runs, so no evaluation falls inside the timed steps:
+  // the training split is 80 % of the jets that pass the selection (2x leaves room for it).
+  c.toy_jets = 2 * R * batch * (warm + steps + 1) * 5 / 4;
+  c.toy_seed = 11;
 
   TrainConfig short_run = c, long_run = c;
   short_run.max_steps = warm;
   long_run.max_steps = warm + steps;
   long_run.output_dir += "-long";
-  const Timing a = run(*comm, short_run, data);
-  const Timing b = run(*comm, long_run, data);
+  const Timing a = run(*comm, short_run);
+  // The long run reads the toy files the short run made.
+  long_run.train_file = a.files.train_file;
+  long_run.test_file = a.files.test_file;
+  const Timing b = run(*comm, long_run);
   if (comm->rank() == 0) {
     std::filesystem::remove_all(short_run.output_dir);
     std::filesystem::remove_all(long_run.output_dir);
@@ -117,7 +110,7 @@ int main(int argc, char** argv) {
     const nlohmann::json out = {{"benchmark", "distributed_scaling"},
                                 {"ranks", R},
                                 {"backend", comm->backend()},
-                                {"device", c.device},
+                                {"device", b.device},
                                 {"threads_per_rank", threads},
                                 {"batch_norm_stats", c.batch_norm_stats},
                                 {"per_rank_batch", batch},

@@ -11,11 +11,11 @@
 #include <iostream>
 #include <string>
 
+#include "cli/cli.h"
 #include "engine/rng.h"
 #include "io/file_source.h"
 #include "io/staged_file.h"
 #include "io/ucluster_file.h"
-#include "tools/cli.h"
 
 int main(int argc, char** argv) {
   return ucluster::cli::guarded_main("loader_throughput", [&] {

@@ -11,10 +11,9 @@
 #include <cstring>
 #include <string>
 
-#include "kernels/adam.h"
 #include "model/inference_graph.h"
-#include "model/losses.h"
 #include "model/ucluster_model.h"
+#include "train/step.h"
 
 using namespace ucluster;
 
@@ -70,22 +69,12 @@ int main(int argc, char** argv) {
   std::vector<std::int32_t> target(static_cast<std::size_t>(batch));
   for (auto& t : target) t = static_cast<std::int32_t>(rng.below(19));
   Tensor targets = ctx.from_vector<std::int32_t>({batch}, target);
-  Tensor m = ctx.zeros_like(store.flat_params()), v = ctx.zeros_like(store.flat_params());
-
-  auto train_step = [&](std::int64_t t) {
-    Tape tape(ctx);
-    auto out = model.forward(tape, store, data, model::BatchNormMode::Train);
-    auto losses = model::compute_losses(tape, out, param_var(store, "mu"), targets, 10.0, {}, true);
-    store.zero_grad(ctx);
-    tape.backward(losses.total);
-    adam_update(ctx, store.flat_params(), store.flat_grads(), m, v, adam_step_size(1e-3, kAdamBeta1, kAdamBeta2, t),
-                kAdamBeta1, kAdamBeta2, kAdamEpsilon);
-    model.update_moving_statistics(ctx, store, out, 0.9);
-  };
-  train_step(1);  // warm-up: allocator caches, BLAS threads
+  AdamOptimizer optimizer(ctx, store);
+  const StepSettings settings;  // joint training, inverse temperature 10, lr 1e-3, BN decay 0.9
+  train_step(ctx, model, store, optimizer, data, targets, settings);  // warm-up: allocator caches, BLAS threads
   ctx.synchronize();
   auto t0 = std::chrono::steady_clock::now();
-  for (std::int64_t s = 0; s < steps; ++s) train_step(s + 2);
+  for (std::int64_t s = 0; s < steps; ++s) train_step(ctx, model, store, optimizer, data, targets, settings);
   ctx.synchronize();
   const double step_s = seconds_since(t0) / double(steps);
   // Peak of the training steps alone (the inference below at another batch size has its own).
@@ -105,7 +94,7 @@ int main(int argc, char** argv) {
   ctx.synchronize();
   const double single_s = seconds_since(t0) / reps;
 
-  // Issue #6: the same single-jet forwards replayed from a captured CUDA graph (on the CPU there is
+  // The same single-jet forwards replayed from a captured CUDA graph (on the CPU there is
   // no graph and these measure the plain forward): 50 back-to-back run()s, then the latency a
   // trigger-side user sees, one jet from a host tensor in and z copied back to the host, averaged.
   model::InferenceGraph graph(model, store, ctx, 1);

@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/cli.h"
 #include "io/staged_file.h"
 #include "io/toy_files.h"
-#include "tools/cli.h"
 
 int main(int argc, char** argv) {
   return ucluster::cli::guarded_main("toy_generator_rate", [&] {

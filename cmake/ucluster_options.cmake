@@ -1,18 +1,20 @@
 # Resolves the AUTO/ON/OFF options into UCLUSTER_WITH_* booleans and finds the dependencies.
 # Include once from the top-level CMakeLists.txt.
 
-function(ucluster_resolve_option name found)
-  if(${name} STREQUAL "ON" AND NOT ${found})
-    message(FATAL_ERROR "${name}=ON but the dependency was not found")
+# An optional dependency found with find_package(<package> COMPONENTS C): UCLUSTER_WITH_<option>
+# is ON when UCLUSTER_<option> is not OFF and <found> is true; UCLUSTER_<option>=ON without the
+# package is an error. A macro: the package's variables stay visible to the caller.
+macro(ucluster_optional_package option package found)
+  set(UCLUSTER_WITH_${option} OFF)
+  if(NOT UCLUSTER_${option} STREQUAL "OFF")
+    find_package(${package} COMPONENTS C QUIET)
+    if(${found})
+      set(UCLUSTER_WITH_${option} ON)
+    elseif(UCLUSTER_${option} STREQUAL "ON")
+      message(FATAL_ERROR "UCLUSTER_${option}=ON but the dependency was not found")
+    endif()
   endif()
-  if(${name} STREQUAL "OFF")
-    set(UCLUSTER_WITH_${name} OFF PARENT_SCOPE)
-  elseif(${found})
-    set(UCLUSTER_WITH_${name} ON PARENT_SCOPE)
-  else()
-    set(UCLUSTER_WITH_${name} OFF PARENT_SCOPE)
-  endif()
-endfunction()
+endmacro()
 
 # --- CUDA -------------------------------------------------------------------
 set(UCLUSTER_WITH_CUDA OFF)
@@ -36,21 +38,9 @@ if(NOT UCLUSTER_CUDA STREQUAL "OFF")
   endif()
 endif()
 
-# --- MPI --------------------------------------------------------------------
-set(UCLUSTER_WITH_MPI OFF)
-if(NOT UCLUSTER_MPI STREQUAL "OFF")
-  find_package(MPI COMPONENTS C QUIET)
-  ucluster_resolve_option(UCLUSTER_MPI MPI_C_FOUND)
-  set(UCLUSTER_WITH_MPI ${UCLUSTER_WITH_UCLUSTER_MPI})
-endif()
-
-# --- HDF5 -------------------------------------------------------------------
-set(UCLUSTER_WITH_HDF5 OFF)
-if(NOT UCLUSTER_HDF5 STREQUAL "OFF")
-  find_package(HDF5 COMPONENTS C QUIET)
-  ucluster_resolve_option(UCLUSTER_HDF5 HDF5_FOUND)
-  set(UCLUSTER_WITH_HDF5 ${UCLUSTER_WITH_UCLUSTER_HDF5})
-endif()
+# --- MPI and HDF5 ------------------------------------------------------------
+ucluster_optional_package(MPI MPI MPI_C_FOUND)
+ucluster_optional_package(HDF5 HDF5 HDF5_FOUND)
 
 # --- BLAS and OpenMP (required: the CPU backend is the reference) -----------
 # OpenBLAS built on OpenMP is preferred: its threads are the same OpenMP pool as the kernels'.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include "engine/error.h"
 #include "io/input_path.h"
@@ -97,6 +98,23 @@ herr_t collect_error(unsigned /*n*/, const H5E_error2_t* err, void* data) {
   }
   if (!msg.empty()) *out = msg;  // walking downward: the last one is the innermost
   return 0;
+}
+
+// The filter pipeline of a dataset, in order: each filter's id and registered name ("" if none).
+std::vector<std::pair<H5Z_filter_t, std::string>> filter_pipeline(hid_t dataset) {
+  QuietErrors quiet;
+  Id plist(H5Dget_create_plist(dataset), H5Pclose);
+  std::vector<std::pair<H5Z_filter_t, std::string>> out;
+  const int n = H5Pget_nfilters(plist.get());
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0, config = 0;
+    std::size_t nelem = 0;
+    char name[128] = {0};
+    const H5Z_filter_t id = H5Pget_filter2(plist.get(), static_cast<unsigned>(i), &flags, &nelem, nullptr,
+                                           sizeof(name), name, &config);
+    out.emplace_back(id, std::string(name));
+  }
+  return out;
 }
 
 std::string hdf5_detail() {
@@ -301,31 +319,15 @@ Dims Dataset::chunk() const {
 }
 
 std::vector<std::string> Dataset::filters() const {
-  QuietErrors quiet;
-  Id plist(H5Dget_create_plist(id_.get()), H5Pclose);
   std::vector<std::string> out;
-  const int n = H5Pget_nfilters(plist.get());
-  for (int i = 0; i < n; ++i) {
-    unsigned flags = 0, config = 0;
-    std::size_t nelem = 0;
-    char name[128] = {0};
-    const H5Z_filter_t id = H5Pget_filter2(plist.get(), static_cast<unsigned>(i), &flags, &nelem, nullptr,
-                                           sizeof(name), name, &config);
-    out.push_back(name[0] != '\0' ? std::string(name) : make_message("filter ", id));
-  }
+  for (const auto& [id, name] : filter_pipeline(id_.get()))
+    out.push_back(!name.empty() ? name : make_message("filter ", id));
   return out;
 }
 
 void Dataset::check_filters_available() const {
   QuietErrors quiet;
-  Id plist(H5Dget_create_plist(id_.get()), H5Pclose);
-  const int n = H5Pget_nfilters(plist.get());
-  for (int i = 0; i < n; ++i) {
-    unsigned flags = 0, config = 0;
-    std::size_t nelem = 0;
-    char name[128] = {0};
-    const H5Z_filter_t id = H5Pget_filter2(plist.get(), static_cast<unsigned>(i), &flags, &nelem, nullptr,
-                                           sizeof(name), name, &config);
+  for (const auto& [id, name] : filter_pipeline(id_.get())) {
     if (H5Zfilter_avail(id) <= 0) {
       fail(where(), " is compressed with HDF5 filter ", id, " ('", name,
            "') which this libhdf5 cannot decode (LZF, for example, is an h5py-only filter); "

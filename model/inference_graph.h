@@ -1,4 +1,4 @@
-// Small-batch inference through a captured CUDA graph (issue #6). A single-jet forward is ~200
+// Small-batch inference through a captured CUDA graph. A single-jet forward is ~200
 // kernel launches of a few microseconds each, so its latency is the launch overhead; replaying the
 // forward as one CUDA graph removes it.
 //

@@ -2,29 +2,37 @@
 
 namespace ucluster::model {
 
+namespace {
+
+// The four convs of GAP block `block` (spec 2.3) on `cin` input channels with `width` attention
+// channels: new features (no bias), edge features, self and neighbour attention.
+void append_gap_block(std::vector<LayerSpec>& table, int block, std::int64_t cin, std::int64_t width) {
+  const std::string ours = "gap" + std::to_string(block), tf = "layerfilter" + std::to_string(block);
+  table.push_back({ours + "_newfea", tf + "_newfea_conv_head_0", cin, width, false, true, true});
+  table.push_back({ours + "_edge", tf + "_edgefea_0", cin, width, true, true, true});
+  table.push_back({ours + "_selfatt", tf + "_self_att_conv_head_0", width, 1, true, true, true});
+  table.push_back({ours + "_neibatt", tf + "_neib_att_conv_head_0", width, 1, true, true, true});
+}
+
+}  // namespace
+
 std::vector<LayerSpec> layer_table(const ModelDims& d) {
   const std::int64_t f = d.num_features, a0 = d.gap0_width, a1 = d.gap1_width;
   const std::int64_t net01 = 64, net02 = 128, net11 = 256, net12 = 256, fc1 = 256, fc2 = 128;
   // Concatenation of spec 2.4 row 21: net01, net02, net11, net12, g0, g1.
   const std::int64_t concat = net01 + net02 + net11 + net12 + a0 + a1;
-  return {
-      {"gap0_newfea", "layerfilter0_newfea_conv_head_0", f, a0, false, true, true},
-      {"gap0_edge", "layerfilter0_edgefea_0", f, a0, true, true, true},
-      {"gap0_selfatt", "layerfilter0_self_att_conv_head_0", a0, 1, true, true, true},
-      {"gap0_neibatt", "layerfilter0_neib_att_conv_head_0", a0, 1, true, true, true},
-      {"gapnet01", "gapnet01", f + a0, net01, true, true, true},
-      {"gapnet02", "gapnet02", net01, net02, true, true, true},
-      {"gap1_newfea", "layerfilter1_newfea_conv_head_0", net02, a1, false, true, true},
-      {"gap1_edge", "layerfilter1_edgefea_0", net02, a1, true, true, true},
-      {"gap1_selfatt", "layerfilter1_self_att_conv_head_0", a1, 1, true, true, true},
-      {"gap1_neibatt", "layerfilter1_neib_att_conv_head_0", a1, 1, true, true, true},
-      {"gapnet11", "gapnet11", f + a1, net11, true, true, true},
-      {"gapnet12", "gapnet12", net11, net12, true, true, true},
-      {"agg", "agg", concat, d.latent, true, true, true},
-      {"fc1", "fc1", d.latent, fc1, true, true, true},
-      {"fc2", "fc2", fc1, fc2, true, true, true},
-      {"fc3", "fc3", fc2, d.num_classes, true, false, false},
-  };
+  std::vector<LayerSpec> table;
+  append_gap_block(table, 0, f, a0);
+  table.push_back({"gapnet01", "gapnet01", f + a0, net01, true, true, true});
+  table.push_back({"gapnet02", "gapnet02", net01, net02, true, true, true});
+  append_gap_block(table, 1, net02, a1);
+  table.push_back({"gapnet11", "gapnet11", f + a1, net11, true, true, true});
+  table.push_back({"gapnet12", "gapnet12", net11, net12, true, true, true});
+  table.push_back({"agg", "agg", concat, d.latent, true, true, true});
+  table.push_back({"fc1", "fc1", d.latent, fc1, true, true, true});
+  table.push_back({"fc2", "fc2", fc1, fc2, true, true, true});
+  table.push_back({"fc3", "fc3", fc2, d.num_classes, true, false, false});
+  return table;
 }
 
 std::vector<ExtraParam> extra_params(const ModelDims& d) {

@@ -21,7 +21,7 @@ EdgePath resolve_edge_path(const std::string& request) {
   if (request == "fused") return EdgePath::Fused;
   if (request == "unfused") return EdgePath::Unfused;
   UCLUSTER_CHECK(request == "auto", "edge_path must be \"auto\", \"fused\" or \"unfused\", got \"", request, "\"");
-  return EdgePath::Unfused;
+  return kDefaultEdgePath;
 }
 
 const char* edge_path_name(EdgePath path) { return path == EdgePath::Fused ? "fused" : "unfused"; }

@@ -37,11 +37,13 @@ struct ForwardOutput {
 // The same function; they differ only in float rounding.
 enum class EdgePath { Fused, Unfused };
 
-// "fused", "unfused" or "auto". auto is unfused for now: on the CPU (2 cores, batch 512) the fused
-// path trains at 400-410 jets/s against 530-550 (it recomputes y about a dozen times per step and
-// the CPU is compute-bound) though it needs 0.76 GB instead of 1.69 GB; on CUDA the fused kernels
-// have not yet run on a GPU (issue #6; tools/gpu-check runs their parity tests and benchmarks both
-// paths).
+// The path of "auto", the training default and the model's default: unfused. On the CPU (2 cores,
+// batch 512) the fused path trains at 400-410 jets/s against 530-550 (it recomputes y about a
+// dozen times per step and the CPU is compute-bound) though it needs 0.76 GB instead of 1.69 GB.
+// tools/gpu-check runs the parity tests and benchmarks of both paths on a GPU.
+constexpr EdgePath kDefaultEdgePath = EdgePath::Unfused;
+
+// "fused", "unfused" or "auto" (kDefaultEdgePath).
 EdgePath resolve_edge_path(const std::string& request);
 const char* edge_path_name(EdgePath path);
 
@@ -50,7 +52,7 @@ using Capture = std::map<std::string, Tensor>;
 
 class UClusterModel {
  public:
-  explicit UClusterModel(ModelDims dims = {}, EdgePath edge_path = EdgePath::Fused);
+  explicit UClusterModel(ModelDims dims = {}, EdgePath edge_path = kDefaultEdgePath);
 
   const ModelDims& dims() const { return dims_; }
   EdgePath edge_path() const { return edge_path_; }

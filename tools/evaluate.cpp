@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/cli.h"
 #include "engine/context.h"
 #include "io/file_source.h"
 #include "io/h5.h"
@@ -16,7 +17,6 @@
 #include "io/ucluster_file.h"
 #include "model/losses.h"
 #include "model/ucluster_model.h"
-#include "tools/cli.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
 #include "train/hungarian.h"
@@ -65,29 +65,19 @@ struct Options {
 
 Options parse(int argc, char** argv, bool& help) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      help = true;
-      return o;
-    } else if (a == "--checkpoint") {
-      o.checkpoint = cli::value(argc, argv, i);
-    } else if (a == "--data") {
-      o.data = cli::value(argc, argv, i);
-    } else if (a == "--out") {
-      o.out = cli::value(argc, argv, i);
-    } else if (a == "--batch") {
-      o.batch = cli::to_int(a, cli::value(argc, argv, i), 1, 1 << 20);
-    } else if (a == "--device") {
-      o.device = cli::value(argc, argv, i);
-    } else if (a == "--threads") {
-      o.threads = static_cast<int>(cli::to_int(a, cli::value(argc, argv, i), 0, 4096));
-    } else if (a == "--inverse-temperature") {
-      o.inverse_temperature = cli::to_double(a, cli::value(argc, argv, i), 0.0, 1e12);
-    } else {
-      fail("unknown argument '", a, "' (see --help)");
-    }
+  cli::Arguments args(argc, argv);
+  while (args.next()) {
+    if (args.is("--checkpoint")) o.checkpoint = args.value();
+    else if (args.is("--data")) o.data = args.value();
+    else if (args.is("--out")) o.out = args.value();
+    else if (args.is("--batch")) o.batch = args.integer(1, 1 << 20);
+    else if (args.is("--device")) o.device = args.value();
+    else if (args.is("--threads")) o.threads = static_cast<int>(args.integer(0, 4096));
+    else if (args.is("--inverse-temperature")) o.inverse_temperature = args.number(0.0, 1e12);
+    else args.unknown();
   }
+  help = args.help();
+  if (help) return o;
   UCLUSTER_CHECK(!o.checkpoint.empty(), "--checkpoint is required (see --help)");
   UCLUSTER_CHECK(!o.data.empty(), "--data is required (see --help)");
   UCLUSTER_CHECK(!o.out.empty(), "--out is required (see --help)");
@@ -121,7 +111,7 @@ int run(const Options& o) {
   copts.log = [](const std::string& s) { std::cerr << "evaluate: " << s << "\n"; };
   Context ctx(copts);
 
-  model::UClusterModel model(model::ModelDims{}, model::resolve_edge_path("auto"));
+  model::UClusterModel model;  // the default edge path, as training uses
   ParamStore store;
   model.declare(store);
   store.finalize(ctx, ctx.device());

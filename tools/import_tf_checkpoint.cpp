@@ -4,10 +4,10 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/cli.h"
 #include "io/h5.h"
 #include "engine/context.h"
 #include "model/tf_import.h"
-#include "tools/cli.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
@@ -48,28 +48,17 @@ std::string bundle_prefix(std::string p) {
 
 int main(int argc, char** argv) {
   ucluster::h5::skip_library_shutdown_at_exit();
-  return ucluster::cli::guarded_main("import-tf-checkpoint", [&] {
-    using namespace ucluster;
-    std::vector<std::string> positional, overrides;
-    std::string config_path;
-    std::int64_t steps_per_epoch = 591;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      if (a == "--help" || a == "-h") {
-        std::cout << kUsage;
-        return 0;
-      } else if (a == "--steps-per-epoch") {
-        steps_per_epoch = cli::to_int(a, cli::value(argc, argv, i), 1, std::int64_t(1) << 40);
-      } else if (a == "--config") {
-        config_path = cli::value(argc, argv, i);
-      } else if (a == "--set") {
-        overrides.push_back(cli::value(argc, argv, i));
-      } else if (!a.empty() && a[0] == '-') {
-        fail("unknown option '", a, "' (see --help)");
-      } else {
-        positional.push_back(a);
-      }
-    }
+  using namespace ucluster;
+  std::vector<std::string> positional, overrides;
+  std::string config_path;
+  std::int64_t steps_per_epoch = 591;
+  const auto option = [&](cli::Arguments& args) {
+    if (args.is("--steps-per-epoch")) steps_per_epoch = args.integer(1, std::int64_t(1) << 40);
+    else if (args.is("--config")) config_path = args.value();
+    else if (args.is("--set")) overrides.push_back(args.value());
+    else args.positional_or_fail(positional);
+  };
+  return cli::tool_main("import-tf-checkpoint", kUsage, argc, argv, option, [&] {
     UCLUSTER_CHECK(positional.size() == 2, "expected PREFIX and OUT.h5, got ", positional.size(),
                    " argument(s) (see --help)");
     const std::string prefix = bundle_prefix(positional[0]), out = positional[1];
@@ -99,28 +88,26 @@ int main(int argc, char** argv) {
                 << " tensor(s) of the bundle map to nothing and were ignored: " << list << "\n";
     }
 
-    // State in the trainer's layout (train/trainer.cpp, Trainer::save): after `step` updates the
-    // run has completed step / steps_per_epoch epochs; the next batch is (epoch, step % spe).
+    // The trainer's state (RunState, train/checkpoint.h) of a one-rank run: after `step` updates
+    // the run has completed step / steps_per_epoch epochs; the next batch is (epoch, step % spe).
     const std::int64_t step = r.global_step.value_or(0);
     const std::int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
     const TrainingSchedules schedules = config.schedules();
     const std::int64_t last = std::max<std::int64_t>(0, step - 1);
+    RunState state;
+    state.epoch = static_cast<int>(epoch);
+    state.loader = {epoch, in_epoch};
+    state.global_step = step;
+    state.rng = ctx.rng().state();
+    state.last_lr = schedules.lr.at(last);
+    state.last_bn_decay = schedules.bn_decay.at(last);
     CheckpointData data;
     data.config = config.to_json();
-    data.state = {{"epoch", epoch},
-                  {"loader_epoch", epoch},
-                  {"loader_step", in_epoch},
-                  {"global_step", step},
-                  {"rng", ctx.rng().state()},
-                  {"running", PassStats().to_json()},
-                  {"last_lr", schedules.lr.at(last)},
-                  {"last_bn_decay", schedules.bn_decay.at(last)},
-                  {"history", nlohmann::json::array()},
-                  {"imported_from",
-                   {{"tensorflow_checkpoint", prefix},
-                    {"steps_per_epoch", steps_per_epoch},
-                    {"global_step_present", r.global_step.has_value()},
-                    {"adam_slots_present", r.optimizer}}}};
+    data.state = state.to_json();
+    data.state["imported_from"] = {{"tensorflow_checkpoint", prefix},
+                                   {"steps_per_epoch", steps_per_epoch},
+                                   {"global_step_present", r.global_step.has_value()},
+                                   {"adam_slots_present", r.optimizer}};
     if (r.beta1_power) data.state["imported_from"]["beta1_power"] = *r.beta1_power;
     if (r.beta2_power) data.state["imported_from"]["beta2_power"] = *r.beta2_power;
     if (r.optimizer) {

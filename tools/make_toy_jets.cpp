@@ -2,9 +2,9 @@
 // section 4). See io/toy_files.h and io/toy/generator.h.
 #include <iostream>
 
+#include "cli/cli.h"
 #include "io/h5.h"
 #include "io/toy_files.h"
-#include "tools/cli.h"
 
 namespace {
 
@@ -41,45 +41,27 @@ example:
 
 int main(int argc, char** argv) {
   ucluster::h5::skip_library_shutdown_at_exit();
-  return ucluster::cli::guarded_main("make-toy-jets", [&] {
-    using namespace ucluster;
-    toy::ToyFilesOptions o;
-    bool stats = false, quiet = false;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      if (a == "--help" || a == "-h") {
-        std::cout << kUsage;
-        return 0;
-      } else if (a == "--jets") {
-        o.jets = cli::to_int(a, cli::value(argc, argv, i), 1, INT64_C(1) << 40);
-      } else if (a == "--val-jets") {
-        o.val_jets = cli::to_int(a, cli::value(argc, argv, i), 0, INT64_C(1) << 40);
-      } else if (a == "--out") {
-        o.out_dir = cli::value(argc, argv, i);
-      } else if (a == "--seed") {
-        o.seed = cli::to_u64(a, cli::value(argc, argv, i));
-      } else if (a == "--per-file") {
-        o.per_file = cli::to_int(a, cli::value(argc, argv, i), 1, INT64_C(1) << 40);
-      } else if (a == "--particles") {
-        o.particles = static_cast<int>(cli::to_int(a, cli::value(argc, argv, i), 1, 10000));
-      } else if (a == "--classes") {
-        o.classes = toy::parse_classes(cli::value(argc, argv, i));
-      } else if (a == "--threads") {
-        o.threads = static_cast<int>(cli::to_int(a, cli::value(argc, argv, i), 1, 1024));
-      } else if (a == "--gzip") {
-        o.gzip_level = static_cast<int>(cli::to_int(a, cli::value(argc, argv, i), 0, 9));
-      } else if (a == "--images") {
-        o.images = true;
-      } else if (a == "--overwrite") {
-        o.overwrite = true;
-      } else if (a == "--stats") {
-        stats = true;
-      } else if (a == "--quiet") {
-        quiet = true;
-      } else {
-        fail("unknown argument '", a, "' (see --help)");
-      }
-    }
+  using namespace ucluster;
+  toy::ToyFilesOptions o;
+  bool stats = false, quiet = false;
+  const std::int64_t max_jets = INT64_C(1) << 40;
+  const auto option = [&](cli::Arguments& args) {
+    if (args.is("--jets")) o.jets = args.integer(1, max_jets);
+    else if (args.is("--val-jets")) o.val_jets = args.integer(0, max_jets);
+    else if (args.is("--out")) o.out_dir = args.value();
+    else if (args.is("--seed")) o.seed = args.u64();
+    else if (args.is("--per-file")) o.per_file = args.integer(1, max_jets);
+    else if (args.is("--particles")) o.particles = static_cast<int>(args.integer(1, 10000));
+    else if (args.is("--classes")) o.classes = toy::parse_classes(args.value());
+    else if (args.is("--threads")) o.threads = static_cast<int>(args.integer(1, 1024));
+    else if (args.is("--gzip")) o.gzip_level = static_cast<int>(args.integer(0, 9));
+    else if (args.is("--images")) o.images = true;
+    else if (args.is("--overwrite")) o.overwrite = true;
+    else if (args.is("--stats")) stats = true;
+    else if (args.is("--quiet")) quiet = true;
+    else args.unknown();
+  };
+  return cli::tool_main("make-toy-jets", kUsage, argc, argv, option, [&] {
     if (!quiet) o.log = [](const std::string& s) { std::cerr << "make-toy-jets: " << s << "\n"; };
     const auto r = toy::write_toy_files(o);
     if (!quiet) {

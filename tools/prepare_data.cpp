@@ -2,9 +2,9 @@
 // (or eval) files. See io/prepare.h and shared/design/ucluster-spec.md section 1.
 #include <iostream>
 
+#include "cli/cli.h"
 #include "io/h5.h"
 #include "io/prepare.h"
-#include "tools/cli.h"
 
 namespace {
 
@@ -32,47 +32,41 @@ options:
   --quiet                no progress lines
   --help                 this text
 
-example:
-  make-toy-jets --jets 100000 --out data/toy
-  prepare-data --out data/prepared data/toy/train
+examples:
+  prepare-data --out data/prepared data/toy/train      (after make-toy-jets --out data/toy)
+  prepare-data --out data/prepared --eval hls4ml/val   (the real data's val archive)
 )";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   ucluster::h5::skip_library_shutdown_at_exit();
-  return ucluster::cli::guarded_main("prepare-data", [&] {
-    using namespace ucluster;
-    jets::PrepareOptions o;
-    bool quiet = false;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      if (a == "--help" || a == "-h") {
-        std::cout << kUsage;
-        return 0;
-      } else if (a == "--out") {
-        o.out_dir = cli::value(argc, argv, i);
-      } else if (a == "--train-fraction") {
-        o.train_fraction = cli::to_double(a, cli::value(argc, argv, i), 0.0, 1.0);
-      } else if (a == "--eval") {
-        o.eval = true;
-      } else if (a == "--shuffle") {
-        o.shuffle = true;
-        o.seed = cli::to_u64(a, cli::value(argc, argv, i));
-      } else if (a == "--chunk") {
-        o.chunk_rows = cli::to_int(a, cli::value(argc, argv, i), 1, 1 << 20);
-      } else if (a == "--gzip") {
-        o.gzip_level = static_cast<int>(cli::to_int(a, cli::value(argc, argv, i), 0, 9));
-      } else if (a == "--tag") {
-        o.tag = cli::value(argc, argv, i);
-      } else if (a == "--quiet") {
-        quiet = true;
-      } else if (a.size() > 1 && a[0] == '-') {
-        fail("unknown option '", a, "' (see --help)");
-      } else {
-        o.inputs.push_back(a);
-      }
+  using namespace ucluster;
+  jets::PrepareOptions o;
+  bool quiet = false;
+  const auto option = [&](cli::Arguments& args) {
+    if (args.is("--out")) {
+      o.out_dir = args.value();
+    } else if (args.is("--train-fraction")) {
+      o.train_fraction = args.number(0.0, 1.0);
+    } else if (args.is("--eval")) {
+      o.eval = true;
+    } else if (args.is("--shuffle")) {
+      o.shuffle = true;
+      o.seed = args.u64();
+    } else if (args.is("--chunk")) {
+      o.chunk_rows = args.integer(1, 1 << 20);
+    } else if (args.is("--gzip")) {
+      o.gzip_level = static_cast<int>(args.integer(0, 9));
+    } else if (args.is("--tag")) {
+      o.tag = args.value();
+    } else if (args.is("--quiet")) {
+      quiet = true;
+    } else {
+      args.positional_or_fail(o.inputs);
     }
+  };
+  return cli::tool_main("prepare-data", kUsage, argc, argv, option, [&] {
     UCLUSTER_CHECK(!o.inputs.empty(), "no input files or directories given (see --help)");
     if (!quiet) o.log = [](const std::string& s) { std::cerr << "prepare-data: " << s << "\n"; };
     const auto r = jets::prepare_data(o);

@@ -2,12 +2,10 @@
 // prepared HLS4ML-layout files, or on built-in toy jets when no data is given.
 #include <iostream>
 
+#include "cli/cli.h"
 #include "io/h5.h"
-#include "engine/context.h"
-#include "io/file_source.h"
-#include "tools/cli.h"
 #include "train/communicator.h"
-#include "train/toy_data.h"
+#include "train/rank_setup.h"
 #include "train/trainer.h"
 
 namespace {
@@ -60,41 +58,8 @@ nlohmann::json train(Communicator& host, const TrainConfig& config, bool resume)
     if (root) std::cerr << "train: " << s << "\n";
   };
   check_same_configuration(host, config, resume);
-  ContextOptions copts;
-  copts.device = device_for_rank(host, config.device);
-  // Per-rank randomness derives from the base seed and the rank (rank 0 keeps the base seed).
-  copts.seed = host.rank() == 0 ? config.seed : mix_seed(config.seed ^ mix_seed(std::uint64_t(host.rank())));
-  copts.num_threads = config.threads;
-  copts.log = log;
-  Context ctx(copts);
-  const std::unique_ptr<Communicator> nccl = device_communicator(host, ctx, config.collectives);
-  Communicator* comm = nccl ? nccl.get() : &host;
-
-  PreparedFiles files{config.train_file, config.test_file};
-  if (config.toy_data()) {
-    // Rank 0 makes the toy files; the others wait for them and open the same files.
-    comm->agree_on([&] {
-      if (root) files = prepare_toy_data(config, log);
-    });
-    files.train_file = comm->broadcast(files.train_file, 0, "toy data file names");
-    files.test_file = comm->broadcast(files.test_file, 0, "toy data file names");
-  }
-  std::unique_ptr<Loader> train_loader, test_loader;
-  comm->agree_on([&] {
-    LoaderOptions train_options;
-    train_options.batch_size = config.rank_batch(comm->size());
-    train_options.rank = comm->rank();
-    train_options.world = comm->size();
-    train_options.shuffle = config.shuffle;
-    train_options.seed = config.seed;
-    train_options.drop_last = true;  // floor(N / B) batches per epoch, as the reference (spec 1.7)
-    LoaderOptions test_options = train_options;
-    test_options.shuffle = false;
-    test_options.drop_last = false;  // every test jet counts in the global accuracy
-    train_loader = open_loader(files.train_file, train_options);
-    test_loader = open_loader(files.test_file, test_options);
-  });
-  Trainer trainer(config, ctx, *comm, std::move(train_loader), std::move(test_loader), log);
+  RankSetup rank = open_rank(host, config, log);
+  Trainer trainer(config, *rank.ctx, *rank.comm, std::move(rank.train), std::move(rank.test), log);
   return trainer.run(resume);
 }
 
@@ -109,23 +74,18 @@ int main(int argc, char** argv) {
   // Command line and configuration: read alike by every rank before any communication, so a bad
   // one ends every rank with the same message.
   const int parsed = cli::guarded_main("train", [&] {
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      if (a == "--help" || a == "-h") {
-        std::cout << kUsage;
-        help = true;
-        return 0;
-      } else if (a == "--config") {
-        config_path = cli::value(argc, argv, i);
-      } else if (a == "--set") {
-        overrides.push_back(cli::value(argc, argv, i));
-      } else if (a == "--resume") {
-        resume = true;
-      } else if (a == "--print-config") {
-        print_config = true;
-      } else {
-        fail("unknown argument '", a, "' (see --help)");
-      }
+    cli::Arguments args(argc, argv);
+    while (args.next()) {
+      if (args.is("--config")) config_path = args.value();
+      else if (args.is("--set")) overrides.push_back(args.value());
+      else if (args.is("--resume")) resume = true;
+      else if (args.is("--print-config")) print_config = true;
+      else args.unknown();
+    }
+    if (args.help()) {
+      std::cout << kUsage;
+      help = true;
+      return 0;
     }
     config = load_config(config_path, overrides);
     if (print_config) std::cout << config.to_json().dump(2) << "\n";

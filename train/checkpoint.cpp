@@ -44,6 +44,47 @@ TrainConfig checkpoint_config(const std::string& path, const nlohmann::json& con
   }
 }
 
+nlohmann::json RunState::to_json() const {
+  nlohmann::json positions = nlohmann::json::array();
+  for (const LoaderPosition& p : loader_positions) positions.push_back({p.epoch, p.step});
+  return {{"epoch", epoch},
+          {"loader_epoch", loader.epoch},
+          {"loader_step", loader.step},
+          {"world_size", world_size},
+          {"loader_positions", positions},
+          {"global_step", global_step},
+          {"rng", rng},
+          {"running", running.to_json()},
+          {"last_lr", last_lr},
+          {"last_bn_decay", last_bn_decay},
+          {"history", history}};
+}
+
+RunState RunState::from_json(const nlohmann::json& j) {
+  try {
+    return parse_run_state(j);
+  } catch (const nlohmann::json::exception& e) {
+    fail("the checkpoint's 'state' attribute is incomplete or damaged: ", e.what());
+  }
+}
+
+RunState RunState::parse_run_state(const nlohmann::json& j) {
+  RunState s;
+  s.epoch = j.at("epoch");
+  s.loader = {j.at("loader_epoch").get<std::int64_t>(), j.at("loader_step").get<std::int64_t>()};
+  s.world_size = j.value("world_size", 1);
+  if (j.contains("loader_positions"))
+    for (const auto& p : j.at("loader_positions"))
+      s.loader_positions.push_back({p.at(0).get<std::int64_t>(), p.at(1).get<std::int64_t>()});
+  s.global_step = j.at("global_step");
+  s.rng = j.at("rng");
+  s.running = PassStats::from_json(j.at("running"));
+  s.last_lr = j.at("last_lr");
+  s.last_bn_decay = j.at("last_bn_decay");
+  s.history = j.at("history").get<std::vector<nlohmann::json>>();
+  return s;
+}
+
 bool all_finite(Context& ctx, const Tensor& t) {
   if (t.dtype() == DType::F64) {
     for (double x : ctx.to_vector<double>(t))

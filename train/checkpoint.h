@@ -17,13 +17,36 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/param_store.h"
+#include "io/loader.h"
 #include "train/config.h"
+#include "train/pass_stats.h"
 
 namespace ucluster {
 
+// Where a training run stands: the `state` of its checkpoint, one mapping to JSON for the save and
+// the resume of train/trainer.cpp.
+struct RunState {
+  int epoch = 0;                                 // the epoch in progress
+  LoaderPosition loader;                         // rank 0's training loader
+  int world_size = 1;                            // ranks of the run that wrote it
+  std::vector<LoaderPosition> loader_positions;  // every rank's training loader (may be absent)
+  std::int64_t global_step = 0;
+  std::string rng;                               // the context's RNG state
+  PassStats running;                             // metric sums of the epoch in progress
+  double last_lr = 0, last_bn_decay = 0;
+  std::vector<nlohmann::json> history;           // metrics of the completed epochs
+
+  nlohmann::json to_json() const;
+  // A state with a missing or mistyped entry is refused as a damaged checkpoint.
+  static RunState from_json(const nlohmann::json& j);
+
+ private:
+  static RunState parse_run_state(const nlohmann::json& j);
+};
+
 struct CheckpointData {
   nlohmann::json config;
-  nlohmann::json state;
+  nlohmann::json state;  // RunState::to_json() for a training run
   Tensor adam_m, adam_v;            // flat; may be undefined (inference-only checkpoints)
   std::vector<float> embeddings;    // [n, latent] rows collected for k-means, may be empty
   std::vector<std::int64_t> embedding_rows;  // [n] data-set row of each embedding

@@ -1,4 +1,4 @@
-// Collectives across the ranks of a data-parallel job (issue #5), behind one interface:
+// Collectives across the ranks of a data-parallel job, behind one interface:
 //   single  one process, no MPI needed (the engine, inference and tests stay MPI-free);
 //   mpi     host buffers over MPI (CPU ranks, CI); device buffers are staged through the host;
 //   nccl    device buffers over NCCL on the context's stream, host buffers over the MPI (or single)

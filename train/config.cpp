@@ -100,26 +100,28 @@ void read_value(const nlohmann::json& v, const char* key, T& out) {
   }
 }
 
+// spec 0.1: the committed script (A) and the archived run (B) differ in five numbers.
+struct Preset {
+  const char* name;
+  double focal_gamma, focal_alpha, beta;
+  int pretrain_epochs;
+  double km_alpha_train_slope, km_alpha_eval_slope;
+};
+constexpr Preset kPresets[] = {{"A", 4.0, 10.0, 1.0, 11, 2.0, 2.0}, {"B", 2.0, 1.0, 10.0, 21, 5.0, 2.0}};
+
 void apply_preset(TrainConfig& c, const std::string& preset) {
-  // spec 0.1: the committed script (A) and the archived run (B) differ in five numbers.
-  if (preset == "A") {
-    c.focal_gamma = 4.0;
-    c.focal_alpha = 10.0;
-    c.beta = 1.0;
-    c.pretrain_epochs = 11;
-    c.km_alpha_train_slope = 2.0;
-    c.km_alpha_eval_slope = 2.0;
-  } else if (preset == "B") {
-    c.focal_gamma = 2.0;
-    c.focal_alpha = 1.0;
-    c.beta = 10.0;
-    c.pretrain_epochs = 21;
-    c.km_alpha_train_slope = 5.0;
-    c.km_alpha_eval_slope = 2.0;
-  } else {
-    fail("config key 'preset' must be \"A\" or \"B\", got \"", preset, "\"");
+  for (const Preset& p : kPresets) {
+    if (preset != p.name) continue;
+    c.focal_gamma = p.focal_gamma;
+    c.focal_alpha = p.focal_alpha;
+    c.beta = p.beta;
+    c.pretrain_epochs = p.pretrain_epochs;
+    c.km_alpha_train_slope = p.km_alpha_train_slope;
+    c.km_alpha_eval_slope = p.km_alpha_eval_slope;
+    c.preset = preset;
+    return;
   }
-  c.preset = preset;
+  fail("config key 'preset' must be \"A\" or \"B\", got \"", preset, "\"");
 }
 
 }  // namespace

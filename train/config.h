@@ -49,7 +49,7 @@ struct TrainConfig {
   double kmeans_tol = 1e-4;
   std::int64_t kmeans_max_samples = 0;  // 0: all embeddings of the epoch
 
-  // Data-parallel training over R ranks (mpirun -np R ./train; issue #5).
+  // Data-parallel training over R ranks (mpirun -np R ./train).
   //   batch_split "global":   batch_size is the batch of one optimiser step over all ranks; each
   //                           rank takes batch_size / R, so the method (and, with batch-norm
   //                           statistics over all ranks, the numbers up to reduction order) do
@@ -69,7 +69,7 @@ struct TrainConfig {
   double timeout_s = 600;            // a collective not complete within this ends the job on every rank
 
   // How the GAP blocks compute their edge part (model/ucluster_model.h EdgePath): "fused" (no
-  // per-edge tensor stored: less memory), "unfused" or "auto" (unfused for now, see there).
+  // per-edge tensor stored: less memory), "unfused" or "auto" (model::kDefaultEdgePath: unfused).
   std::string edge_path = "auto";
 
   // Run.

@@ -147,7 +147,6 @@ void Trainer::train_epoch(int epoch) {
   const bool collect = epoch == config_.max_pretrain();
   const double alpha = schedules_.alpha.train(epoch);
   const std::int64_t full_step = config_.global_batch(comm_.size());
-  const std::vector<std::string> frozen = joint ? std::vector<std::string>{} : std::vector<std::string>{"mu"};
   Progress progress(log_, make_message("epoch ", epoch, joint ? " (joint)" : " (pre-training)"),
                     comm_.rank() == 0 ? train_->steps_per_epoch() : 0);
   Batch b;
@@ -158,11 +157,15 @@ void Trainer::train_epoch(int epoch) {
     last_bn_decay_ = schedules_.bn_decay.at(global);
     Tensor targets;
     Tensor data = batch_tensor(b, targets);
-    Tape tape(ctx_);
-    model::ForwardOutput out = model_.forward(tape, store_, data, model::BatchNormMode::Train, nullptr, bn_sync_);
-    model::Losses losses =
-        model::compute_losses(tape, out, param_var(store_, "mu"), targets, alpha, config_.losses(), joint);
-    StepRecord step = StepRecord::of_batch(ctx_, losses, b);
+    StepSettings settings;
+    settings.inverse_temperature = alpha;
+    settings.losses = config_.losses();
+    settings.joint = joint;
+    settings.learning_rate = last_lr_;
+    settings.bn_decay = last_bn_decay_;
+    settings.bn_sync = bn_sync_;
+    TrainingStep training_step(ctx_, model_, store_, data, targets, settings);
+    StepRecord step = StepRecord::of_batch(ctx_, training_step.losses(), b);
     step.all_reduce(comm_, ctx_);
     const double total = step.mean(StepRecord::kTotal);
     if (!std::isfinite(total)) {
@@ -171,18 +174,14 @@ void Trainer::train_epoch(int epoch) {
                                      " of the epoch (global step ", global, "); last good checkpoint: ",
                                      have ? paths_.checkpoint : std::string("none")));
     }
-    store_.zero_grad(ctx_);
-    tape.backward(losses.total);
-    {
+    training_step.update(*optimizer_, [this](const Tensor& flat_grads) {
       ScopedRange range("gradient_all_reduce");
-      comm_.all_reduce_mean(ctx_, store_.flat_grads(), "gradient all-reduce");
-    }
-    optimizer_->update(ctx_, store_, last_lr_, frozen);
-    model_.update_moving_statistics(ctx_, store_, out, last_bn_decay_);
+      comm_.all_reduce_mean(ctx_, flat_grads, "gradient all-reduce");
+    });
 
     running_.add(step, full_step);
     if (collect) {
-      const std::vector<float> z = ctx_.to_vector<float>(out.z->value);
+      const std::vector<float> z = ctx_.to_vector<float>(training_step.output().z->value);
       embeddings_.insert(embeddings_.end(), z.begin(), z.end());
       embedding_rows_.insert(embedding_rows_.end(), b.rows.begin(), b.rows.begin() + b.size);
     }
@@ -298,20 +297,21 @@ void Trainer::save(const std::string& path) {
   comm_.agree_on([&] {
     if (comm_.rank() != 0) return;
     data.config = config_.to_json();
-    nlohmann::json loader_positions = nlohmann::json::array();
-    for (const std::string& s : positions) loader_positions.push_back(nlohmann::json::parse(s));
-    std::vector<nlohmann::json> history(history_.begin(), history_.end());
-    data.state = {{"epoch", epoch_},
-                  {"loader_epoch", p.epoch},
-                  {"loader_step", p.step},
-                  {"world_size", comm_.size()},
-                  {"loader_positions", loader_positions},
-                  {"global_step", optimizer_->step()},
-                  {"rng", ctx_.rng().state()},
-                  {"running", running_.to_json()},
-                  {"last_lr", last_lr_},
-                  {"last_bn_decay", last_bn_decay_},
-                  {"history", history}};
+    RunState state;
+    state.epoch = epoch_;
+    state.loader = p;
+    state.world_size = comm_.size();
+    for (const std::string& s : positions) {
+      const nlohmann::json position = nlohmann::json::parse(s);
+      state.loader_positions.push_back({position.at(0).get<std::int64_t>(), position.at(1).get<std::int64_t>()});
+    }
+    state.global_step = optimizer_->step();
+    state.rng = ctx_.rng().state();
+    state.running = running_;
+    state.last_lr = last_lr_;
+    state.last_bn_decay = last_bn_decay_;
+    state.history = history_;
+    data.state = state.to_json();
     data.adam_m = optimizer_->m();
     data.adam_v = optimizer_->v();
     data.embedding_dim = model_.dims().latent;
@@ -321,7 +321,7 @@ void Trainer::save(const std::string& path) {
 
 void Trainer::resume_from(const std::string& path) {
   // Rank 0 reads the checkpoint; the others receive its state and parameters.
-  nlohmann::json state;
+  nlohmann::json state_json;
   comm_.agree_on([&] {
     if (comm_.rank() != 0) return;
     UCLUSTER_CHECK(std::filesystem::exists(path), "--resume: no checkpoint '", path, "' to resume from");
@@ -338,29 +338,29 @@ void Trainer::resume_from(const std::string& path) {
     UCLUSTER_CHECK(data.adam_m.defined(), "--resume: checkpoint '", path, "' has no optimiser state");
     ctx_.copy(optimizer_->m(), data.adam_m);
     ctx_.copy(optimizer_->v(), data.adam_v);
-    state = data.state;
-    const int written_by = state.value("world_size", 1);
-    UCLUSTER_CHECK(written_by == comm_.size() || state.at("loader_step").get<std::int64_t>() == 0,
-                   "--resume: checkpoint '", path, "' was written mid-epoch by ", written_by,
-                   " ranks; resume it with ", written_by, " ranks (or from an epoch boundary)");
+    state_json = data.state;
+    const RunState written = RunState::from_json(state_json);
+    UCLUSTER_CHECK(written.world_size == comm_.size() || written.loader.step == 0, "--resume: checkpoint '", path,
+                   "' was written mid-epoch by ", written.world_size, " ranks; resume it with ", written.world_size,
+                   " ranks (or from an epoch boundary)");
     embeddings_ = data.embeddings;  // every rank's so far: rank 0 holds them for the k-means gather
     embedding_rows_ = data.embedding_rows;
   });
-  state = nlohmann::json::parse(comm_.broadcast(state.dump(), 0, "checkpoint state broadcast"));
+  const RunState state = RunState::from_json(
+      nlohmann::json::parse(comm_.broadcast(state_json.dump(), 0, "checkpoint state broadcast")));
   broadcast_state();
-  optimizer_->set_step(state.at("global_step"));
-  epoch_ = state.at("epoch");
-  ctx_.rng().set_state(state.at("rng"));
-  running_ = PassStats::from_json(state.at("running"));
-  last_lr_ = state.at("last_lr");
-  last_bn_decay_ = state.at("last_bn_decay");
-  history_ = state.at("history").get<std::vector<nlohmann::json>>();
-  LoaderPosition position{state.at("loader_epoch").get<std::int64_t>(), state.at("loader_step").get<std::int64_t>()};
-  if (state.value("world_size", 1) == comm_.size() && state.contains("loader_positions")) {
-    const auto& mine = state.at("loader_positions").at(static_cast<std::size_t>(comm_.rank()));
-    position = {mine.at(0).get<std::int64_t>(), mine.at(1).get<std::int64_t>()};
-  } else if (state.value("world_size", 1) != comm_.size()) {
-    say(make_message("resuming a checkpoint of ", state.value("world_size", 1), " ranks on ", comm_.size(),
+  optimizer_->set_step(state.global_step);
+  epoch_ = state.epoch;
+  ctx_.rng().set_state(state.rng);
+  running_ = state.running;
+  last_lr_ = state.last_lr;
+  last_bn_decay_ = state.last_bn_decay;
+  history_ = state.history;
+  LoaderPosition position = state.loader;
+  if (state.world_size == comm_.size() && !state.loader_positions.empty()) {
+    position = state.loader_positions.at(static_cast<std::size_t>(comm_.rank()));
+  } else if (state.world_size != comm_.size()) {
+    say(make_message("resuming a checkpoint of ", state.world_size, " ranks on ", comm_.size(),
                      " ranks at the start of epoch ", position.epoch));
   }
   train_->seek(position);

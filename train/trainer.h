@@ -3,7 +3,7 @@
 // beta * L_km + L_focal with one optimiser throughout; evaluation on the test split after every
 // epoch; metrics appended to a JSON-lines file; checkpoints that make a resumed run bit-identical.
 //
-// Data parallel over the communicator's ranks (issue #5): each rank trains on its shard (its
+// Data parallel over the communicator's ranks: each rank trains on its shard (its
 // loaders are opened with its rank), batch norm statistics are taken over all ranks' jets of the
 // step (batch_norm_stats), the flat gradient buffer is averaged in one all-reduce per step, and
 // rank 0's parameters, statistics and optimiser state are broadcast at start and after a resume,
@@ -25,6 +25,7 @@
 #include "train/communicator.h"
 #include "train/pass_stats.h"
 #include "train/optimizer.h"
+#include "train/step.h"
 
 namespace ucluster {
 

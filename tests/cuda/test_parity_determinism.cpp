@@ -23,6 +23,7 @@
 #include "model/losses.h"
 #include "model/ucluster_model.h"
 #include "tests/cuda/parity_support.h"
+#include "train/step.h"
 
 namespace ucluster {
 namespace {
@@ -145,16 +146,15 @@ class Determinism : public parity::CudaParity {
     std::vector<float> mu(9);
     for (auto& v : mu) v = static_cast<float>(mu_rng.uniform(0.0, 1.0));
     ctx().copy(store.param("mu"), ctx().from_vector<float>({3, 3}, mu, Device::cpu()));
-    Tensor m = ctx().zeros(store.flat_params().shape(), DType::F32, dev());
-    Tensor v = ctx().zeros(store.flat_params().shape(), DType::F32, dev());
+    AdamOptimizer optimizer(ctx(), store);
+    StepSettings settings;
+    settings.bn_decay = 0.5;
     const Tensor data_d = ctx().to(data, dev()), targets_d = ctx().to(targets, dev());
     for (int t = 1; t <= steps; ++t) {
-      Tape tape(ctx());
-      const model::ForwardOutput out = net.forward(tape, store, data_d, model::BatchNormMode::Train);
-      const model::Losses losses =
-          model::compute_losses(tape, out, param_var(store, "mu"), targets_d, 10.0, model::LossConfig{}, true);
-      store.zero_grad(ctx());
-      tape.backward(losses.total);
+      TrainingStep step(ctx(), net, store, data_d, targets_d, settings);
+      step.backward();
+      const model::ForwardOutput& out = step.output();
+      const model::Losses& losses = step.losses();
       const std::string s = " step " + std::to_string(t);
       r.add(ctx(), "knn2" + s, out.knn2);
       r.add(ctx(), "z" + s, out.z->value);
@@ -163,12 +163,10 @@ class Determinism : public parity::CudaParity {
       r.add(ctx(), "focal loss" + s, losses.focal->value);
       r.add(ctx(), "kmeans loss" + s, losses.kmeans->value);
       r.add(ctx(), "gradients" + s, store.flat_grads());
-      adam_update(ctx(), store.flat_params(), store.flat_grads(), m, v,
-                  adam_step_size(1e-3, kAdamBeta1, kAdamBeta2, t), kAdamBeta1, kAdamBeta2, kAdamEpsilon);
-      net.update_moving_statistics(ctx(), store, out, 0.5);
+      step.apply(optimizer);
       r.add(ctx(), "parameters" + s, store.flat_params());
-      r.add(ctx(), "adam m" + s, m);
-      r.add(ctx(), "adam v" + s, v);
+      r.add(ctx(), "adam m" + s, optimizer.m());
+      r.add(ctx(), "adam v" + s, optimizer.v());
       r.add(ctx(), "bn moving statistics" + s, store.flat_buffers());
     }
     return r;

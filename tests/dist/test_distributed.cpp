@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <utility>
 
 #include <unistd.h>
 
@@ -67,12 +68,7 @@ Layouts make_layouts(int world) {
 }
 
 std::unique_ptr<Loader> loader(const JetArrays& a, std::int64_t batch, int rank, int world, bool drop_last) {
-  LoaderOptions o;
-  o.batch_size = batch;
-  o.rank = rank;
-  o.world = world;
-  o.drop_last = drop_last;
-  o.threaded = false;
+  const LoaderOptions o{.batch_size = batch, .rank = rank, .world = world, .drop_last = drop_last, .threaded = false};
   return std::make_unique<Loader>(std::make_unique<MemorySource>(a, a.n, kRankBatch, "toy jets"), o);
 }
 
@@ -116,6 +112,14 @@ RunResult run_training(Communicator& with, const TrainConfig& c, const JetArrays
   t.run(resume);
   return {ctx.to_vector<float>(t.store().flat_params()), ctx.to_vector<float>(t.store().flat_grads()),
           ctx.to_vector<float>(t.store().flat_buffers()), ctx.to_vector<float>(t.store().param("mu"))};
+}
+
+// A run of `first`, then one of `second` in the output directory with `suffix` appended.
+std::pair<RunResult, RunResult> two_runs(const TrainConfig& first, TrainConfig second, const std::string& suffix,
+                                         const JetArrays& data) {
+  RunResult a = run_training(comm(), first, data);
+  second.output_dir += suffix;
+  return {std::move(a), run_training(comm(), second, data)};
 }
 
 std::string bytes_of(const std::vector<float>& v) {
@@ -245,10 +249,8 @@ TEST(DistributedTraining, BroadcastGivesEveryRankRankZerosState) {
   c.max_steps = 1;
   TrainConfig mine = c;
   if (comm().rank() == 1) mine.seed = 99;
-  const RunResult mixed = run_training(comm(), mine, l.sharded);
+  const auto [mixed, same] = two_runs(mine, c, "-same-seed", l.sharded);
   expect_same_on_all_ranks(mixed.params, "parameters");
-  c.output_dir += "-same-seed";
-  const RunResult same = run_training(comm(), c, l.sharded);
   EXPECT_EQ(bytes_of(mixed.params), bytes_of(same.params));
 }
 
@@ -260,12 +262,11 @@ TEST(DistributedTraining, LocalBatchNormStatisticsAreAveragedBeforeSaving) {
   TrainConfig c = small_config(shared_dir("local-bn"));
   c.max_steps = 2;
   c.batch_norm_stats = "local";
-  const RunResult local = run_training(comm(), c, l.sharded);
+  TrainConfig synchronised = c;
+  synchronised.batch_norm_stats = "global";
+  const auto [local, global] = two_runs(c, synchronised, "-global", l.sharded);
   expect_same_on_all_ranks(local.buffers, "moving statistics");
   expect_same_on_all_ranks(local.params, "parameters");
-  c.batch_norm_stats = "global";
-  c.output_dir += "-global";
-  const RunResult global = run_training(comm(), c, l.sharded);
   EXPECT_NE(bytes_of(local.buffers), bytes_of(global.buffers));
 }
 

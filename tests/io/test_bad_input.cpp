@@ -1,4 +1,4 @@
-// Every bad-input case of issue 3: each test builds such a file in a temporary directory, runs the
+// Every bad-input case: each test builds such a file in a temporary directory, runs the
 // preparation through the library and through the prepare-data executable, and checks the
 // message (file and problem named), the non-zero exit status and that no output is left behind.
 #include <gtest/gtest.h>

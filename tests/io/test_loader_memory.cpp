@@ -61,13 +61,8 @@ TEST(LoaderShards, EveryRowOnceOverAllRanksInAnEvaluationEpoch) {
     std::multiset<std::int64_t> seen;
     std::int64_t steps = -1;
     for (int r = 0; r < world; ++r) {
-      LoaderOptions o;
-      o.batch_size = batch;
-      o.rank = r;
-      o.world = world;
-      o.drop_last = false;
-      o.shuffle = true;
-      o.seed = 5;
+      const LoaderOptions o{.batch_size = batch, .rank = r, .world = world, .shuffle = true, .seed = 5,
+                            .drop_last = false};
       auto loader = memory_loader(n, chunk, o);
       if (steps < 0) steps = loader->steps_per_epoch();
       ASSERT_EQ(loader->steps_per_epoch(), steps) << "ranks disagree on steps per epoch";

@@ -1,15 +1,19 @@
 // Reproducibility: the same seed and inputs give the same bits. Two identical training steps
-// (forward, backward, Adam, BN update) from the same state give bit-identical losses, parameters,
-// moments and BN statistics, on the CPU (whatever the thread count) and on the GPU (skipped,
-// saying so, without one).
+// (train/step.h: forward, backward, Adam, BN update) from the same state give bit-identical
+// losses, parameters, moments and BN statistics, on the CPU (whatever the thread count) and on the
+// GPU (skipped, saying so, without one), on both edge paths of the GAP blocks.
 #include <omp.h>
 
-#include "kernels/adam.h"
-#include "model/losses.h"
 #include "model/ucluster_model.h"
 #include "tests/test_support.h"
+#include "train/step.h"
 
 namespace ucluster {
+namespace model {
+// Test names and messages show the edge path by name.
+inline void PrintTo(EdgePath path, std::ostream* os) { *os << edge_path_name(path); }
+}  // namespace model
+
 namespace {
 
 struct StepResult {
@@ -19,11 +23,11 @@ struct StepResult {
 // Jets with 5..60 real particles and zero padding, like the preprocessed data.
 Tensor jets(Context& ctx, std::int64_t batch, Rng& rng) { return test::random_jets(ctx, batch, rng, 5, 56); }
 
-StepResult two_steps(const std::string& device) {
+StepResult two_steps(const std::string& device, model::EdgePath edge_path) {
   ContextOptions o = test::cpu_options(11);
   o.device = device;
   Context ctx(o);
-  model::UClusterModel model;
+  const model::UClusterModel model(model::ModelDims{}, edge_path);
   ParamStore store;
   model.declare(store);
   store.finalize(ctx, ctx.device());
@@ -37,23 +41,18 @@ StepResult two_steps(const std::string& device) {
   std::vector<std::int32_t> t(batch);
   for (auto& x : t) x = static_cast<std::int32_t>(rng.below(19));
   Tensor targets = ctx.from_vector<std::int32_t>({batch}, t);
-  Tensor m = ctx.zeros_like(store.flat_params()), v = ctx.zeros_like(store.flat_params());
+  AdamOptimizer optimizer(ctx, store);
+  StepSettings settings;
+  settings.bn_decay = 0.5;
   StepResult r;
   for (int step = 1; step <= 2; ++step) {
-    Tape tape(ctx);
-    auto out = model.forward(tape, store, data, model::BatchNormMode::Train);
-    auto losses = model::compute_losses(tape, out, param_var(store, "mu"), targets, 10.0, {}, true);
-    store.zero_grad(ctx);
-    tape.backward(losses.total);
-    adam_update(ctx, store.flat_params(), store.flat_grads(), m, v, adam_step_size(1e-3, kAdamBeta1, kAdamBeta2, step),
-                kAdamBeta1, kAdamBeta2, kAdamEpsilon);
-    model.update_moving_statistics(ctx, store, out, 0.5);
+    const model::Losses losses = train_step(ctx, model, store, optimizer, data, targets, settings);
     r.losses.push_back(ctx.to_vector<float>(losses.total->value).at(0));
   }
   r.params = ctx.to_vector<float>(store.flat_params());
   r.buffers = ctx.to_vector<float>(store.flat_buffers());
-  r.m = ctx.to_vector<float>(m);
-  r.v = ctx.to_vector<float>(v);
+  r.m = ctx.to_vector<float>(optimizer.m());
+  r.v = ctx.to_vector<float>(optimizer.v());
   return r;
 }
 
@@ -64,33 +63,40 @@ void expect_identical(const StepResult& a, const StepResult& b) {
   EXPECT_TRUE(a.m == b.m && a.v == b.v) << "Adam moments differ";
 }
 
-TEST(Determinism, TwoTrainingStepsAreBitIdenticalOnTheCpu) {
-  const StepResult a = two_steps("cpu"), b = two_steps("cpu");
+class Determinism : public ::testing::TestWithParam<model::EdgePath> {};
+
+TEST_P(Determinism, TwoTrainingStepsAreBitIdenticalOnTheCpu) {
+  const StepResult a = two_steps("cpu", GetParam()), b = two_steps("cpu", GetParam());
   ASSERT_EQ(a.losses.size(), 2u);
   EXPECT_TRUE(std::isfinite(a.losses[0]) && a.losses[0] > 0);
   EXPECT_NE(a.losses[0], a.losses[1]);  // the step changed something
   expect_identical(a, b);
 }
 
-TEST(Determinism, CpuResultsDoNotDependOnTheThreadCount) {
+TEST_P(Determinism, CpuResultsDoNotDependOnTheThreadCount) {
   const int saved = omp_get_max_threads();
   omp_set_num_threads(1);
-  const StepResult one = two_steps("cpu");
+  const StepResult one = two_steps("cpu", GetParam());
   omp_set_num_threads(2);
-  const StepResult two = two_steps("cpu");
+  const StepResult two = two_steps("cpu", GetParam());
   omp_set_num_threads(saved);
   expect_identical(one, two);
 }
 
-TEST(Determinism, TwoTrainingStepsAreBitIdenticalOnTheGpu) {
+TEST_P(Determinism, TwoTrainingStepsAreBitIdenticalOnTheGpu) {
   std::string why;
   if (cuda_runtime::device_count(&why) == 0) GTEST_SKIP() << "no CUDA device: " << why;
-  const StepResult a = two_steps("cuda"), b = two_steps("cuda");
+  const StepResult a = two_steps("cuda", GetParam()), b = two_steps("cuda", GetParam());
   expect_identical(a, b);
   // And the GPU agrees with the CPU to float32 rounding (same tolerance as the golden forward).
-  const StepResult cpu = two_steps("cpu");
+  const StepResult cpu = two_steps("cpu", GetParam());
   EXPECT_NEAR(a.losses[0], cpu.losses[0], 2e-5 * std::abs(cpu.losses[0]));
 }
+
+INSTANTIATE_TEST_SUITE_P(EdgePaths, Determinism, ::testing::Values(model::EdgePath::Fused, model::EdgePath::Unfused),
+                         [](const ::testing::TestParamInfo<model::EdgePath>& info) {
+                           return std::string(model::edge_path_name(info.param));
+                         });
 
 }  // namespace
 }  // namespace ucluster

@@ -1,5 +1,6 @@
 // Golden tests of the UCluster model against ../shared/golden (float64 reference; its README,
-// sections 2-8, defines every tensor and suggests the tolerances used here). Each test runs on:
+// sections 2-8, defines every tensor and suggests the tolerances used here). Each test runs on both
+// edge paths of the GAP blocks (model/ucluster_model.h EdgePath, suffix _fused / _unfused) and on:
 //   compact/tiny, compact/main: tests/data/golden_small.h5 (committed extract, always present);
 //   full/tiny, full/main: the full float64 file beside the checkout (skipped, saying so, if absent);
 //   cuda_compact_tiny, cuda_full_main: the same on the GPU (skipped, saying so, without one), at the
@@ -18,14 +19,22 @@
 //     the sign of tiny gradients).
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <tuple>
 
 #include "kernels/adam.h"
 #include "model/losses.h"
 #include "model/ucluster_model.h"
 #include "tests/model/golden.h"
 #include "tests/test_support.h"
+#include "train/step.h"
 
 namespace ucluster {
+namespace model {
+// Test names and messages show the edge path by name.
+inline void PrintTo(EdgePath path, std::ostream* os) { *os << edge_path_name(path); }
+}  // namespace model
+
 namespace {
 
 using model::BatchNormMode;
@@ -40,7 +49,11 @@ struct GoldenCase {
   bool cuda = false;   // run the model on the GPU (skipped, saying so, without one)
 };
 
-std::string case_name(const testing::TestParamInfo<GoldenCase>& info) { return info.param.name; }
+using GoldenParam = std::tuple<GoldenCase, model::EdgePath>;
+
+std::string case_name(const testing::TestParamInfo<GoldenParam>& info) {
+  return std::string(std::get<0>(info.param).name) + "_" + model::edge_path_name(std::get<1>(info.param));
+}
 void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }
 
 // Config B of spec 0.1 as used by the golden data (README section 5).
@@ -71,10 +84,11 @@ void expect_close(const std::string& what, const std::vector<double>& ours, cons
                          << ours[at] << ", ref " << ref.values[at] << "), tolerance " << atol;
 }
 
-class Golden : public testing::TestWithParam<GoldenCase> {
+class Golden : public testing::TestWithParam<GoldenParam> {
  protected:
   void SetUp() override {
-    const GoldenCase& c = GetParam();
+    const GoldenCase& c = std::get<0>(GetParam());
+    model_ = UClusterModel(model::ModelDims{}, std::get<1>(GetParam()));
     if (c.cuda) {
       std::string why;
       if (cuda_runtime::device_count(&why) == 0) GTEST_SKIP() << "no CUDA device: " << why;
@@ -160,16 +174,16 @@ class Golden : public testing::TestWithParam<GoldenCase> {
     expect_close(name, test::values(*ctx_, v->value), r, 2e-5 * std::max(1e-12, max_abs(r.values)));
   }
 
-  // Training-mode forward + losses + backward of the total (joint phase), gradients into the store.
-  model::ForwardOutput train_forward_backward(model::Capture* capture, model::Losses* losses_out, bool joint) {
-    Tape tape(*ctx_);
-    model::ForwardOutput out = model_.forward(tape, store_, data_, BatchNormMode::Train, capture);
-    model::Losses losses =
-        model::compute_losses(tape, out, param_var(store_, "mu"), targets_, kInverseTemperature, kConfigB, joint);
-    store_.zero_grad(*ctx_);
-    tape.backward(losses.total);
-    if (losses_out) *losses_out = losses;
-    return out;
+  // A training step of the golden configuration (train/step.h) on the golden batch.
+  std::unique_ptr<TrainingStep> training_step(bool joint, model::Capture* capture = nullptr) {
+    StepSettings s;
+    s.inverse_temperature = kInverseTemperature;
+    s.losses = kConfigB;
+    s.joint = joint;
+    s.learning_rate = kLearningRate;
+    s.bn_decay = kBnDecay;
+    s.capture = capture;
+    return std::make_unique<TrainingStep>(*ctx_, model_, store_, data_, targets_, s);
   }
 
   void compare_gradients(const std::string& group) {
@@ -258,9 +272,10 @@ TEST_P(Golden, InferenceIntermediatesLossesAndKnnSets) {
 
 TEST_P(Golden, TrainingForwardBatchStatisticsAndGradients) {
   model::Capture capture;
-  model::Losses losses;
-  model::ForwardOutput out = train_forward_backward(&capture, &losses, true);
-  compare_knn("train/fwd0", out.knn1, out.knn2);
+  const std::unique_ptr<TrainingStep> step = training_step(true, &capture);
+  step->backward();
+  const model::Losses& losses = step->losses();
+  compare_knn("train/fwd0", step->output().knn1, step->output().knn2);
   for (const auto& [name, t] : capture)
     if (name.find(".batch_") != std::string::npos || name == "z" || name == "logits" || name == "net02")
       compare("train/fwd0", name, t, Tensor());
@@ -276,11 +291,11 @@ TEST_P(Golden, AdamFedWithGoldenGradientsReproducesStepOne) {
   file_->load_params(*ctx_, store_, prefix_ + "train/grad", false);  // params <- gradients, then swap
   ctx_->copy(store_.flat_grads(), store_.flat_params());
   file_->load_params(*ctx_, store_, prefix_ + "weights", false);
-  Tensor m = ctx_->zeros_like(store_.flat_params()), v = ctx_->zeros_like(store_.flat_params());
   const double lr_t = adam_step_size(kLearningRate, kAdamBeta1, kAdamBeta2, 1);
   // The compact extract stores the reference in float32: allow its rounding (relative 6e-8).
   expect_close("train/step1_lr_t", {lr_t}, ref("train/step1_lr_t"), 1e-7 * lr_t);
-  adam_update(*ctx_, store_.flat_params(), store_.flat_grads(), m, v, lr_t, kAdamBeta1, kAdamBeta2, kAdamEpsilon);
+  AdamOptimizer optimizer(*ctx_, store_);
+  optimizer.update(*ctx_, store_, kLearningRate);
   for (const auto& e : store_.param_entries()) {
     const GoldenArray r = ref("train/step1/" + e.name);
     expect_close("train/step1/" + e.name, test::values(*ctx_, store_.param(e.name)), r,
@@ -297,41 +312,37 @@ TEST_P(Golden, EndToEndTrainingSteps) {
   for (int step = 1; step <= 2; ++step) {
     const std::string group = "train/step" + std::to_string(step);
     if (!has(group + "/mu")) break;
-    Tensor m = ctx_->zeros_like(store_.flat_params()), v = ctx_->zeros_like(store_.flat_params());
+    AdamOptimizer optimizer(*ctx_, store_);
     if (step == 2) {
       if (!has("train/step1_adam_m/mu")) break;
       file_->load_params(*ctx_, store_, prefix_ + "train/step1", true);
-      load_flat(prefix_ + "train/step1_adam_m", m);
-      load_flat(prefix_ + "train/step1_adam_v", v);
+      load_flat(prefix_ + "train/step1_adam_m", optimizer.m());
+      load_flat(prefix_ + "train/step1_adam_v", optimizer.v());
+      optimizer.set_step(1);
     }
-    model::Losses losses;
-    model::ForwardOutput out = train_forward_backward(nullptr, &losses, true);
+    const std::unique_ptr<TrainingStep> train = training_step(true);
+    train->backward();
     if (step == 2) {
-      compare_loss("train/fwd1/loss_total", losses.total);
+      compare_loss("train/fwd1/loss_total", train->losses().total);
       compare_gradients("train/grad1");
     }
     std::vector<bool> large_gradient(static_cast<std::size_t>(store_.num_params()), true);
     mark_small_gradients(step == 1 ? "train/grad" : "train/grad1", large_gradient);
-    adam_update(*ctx_, store_.flat_params(), store_.flat_grads(), m, v,
-                adam_step_size(kLearningRate, kAdamBeta1, kAdamBeta2, step), kAdamBeta1, kAdamBeta2, kAdamEpsilon);
-    model_.update_moving_statistics(*ctx_, store_, out, kBnDecay);
+    train->apply(optimizer);
     compare_step_state(group, large_gradient);
   }
 }
 
 TEST_P(Golden, PretrainingStepLeavesTheCentroidsAlone) {
   if (!has("pretrain/grad/mu")) GTEST_SKIP() << "no pre-training case in this file";
-  model::Losses losses;
-  model::ForwardOutput out = train_forward_backward(nullptr, &losses, false);
-  compare_loss("pretrain/fwd0/loss_focal", losses.focal);
-  compare_loss("pretrain/fwd0/loss_km", losses.kmeans);
+  const std::unique_ptr<TrainingStep> step = training_step(false);
+  step->backward();
+  compare_loss("pretrain/fwd0/loss_focal", step->losses().focal);
+  compare_loss("pretrain/fwd0/loss_km", step->losses().kmeans);
   compare_gradients("pretrain/grad");
   const std::vector<double> mu_before = test::values(*ctx_, store_.param("mu"));
-  Tensor m = ctx_->zeros_like(store_.flat_params()), v = ctx_->zeros_like(store_.flat_params());
-  adam_update(*ctx_, store_.flat_params(), store_.flat_grads(), m, v,
-              adam_step_size(kLearningRate, kAdamBeta1, kAdamBeta2, 1), kAdamBeta1, kAdamBeta2, kAdamEpsilon,
-              adam_segments_except(store_, {"mu"}));
-  model_.update_moving_statistics(*ctx_, store_, out, kBnDecay);
+  AdamOptimizer optimizer(*ctx_, store_);
+  step->apply(optimizer);  // pre-training: mu frozen
   EXPECT_EQ(test::values(*ctx_, store_.param("mu")), mu_before);
   std::vector<bool> large_gradient(static_cast<std::size_t>(store_.num_params()), true);
   mark_small_gradients("pretrain/grad", large_gradient);
@@ -339,11 +350,14 @@ TEST_P(Golden, PretrainingStepLeavesTheCentroidsAlone) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, Golden,
-                         testing::Values(GoldenCase{"compact_tiny", false, "tiny/"}, GoldenCase{"compact_main", false, ""},
-                                         GoldenCase{"full_tiny", true, "tiny/"}, GoldenCase{"full_main", true, ""},
-                                         GoldenCase{"cuda_compact_tiny", false, "tiny/", true},
-                                         GoldenCase{"cuda_compact_main", false, "", true},
-                                         GoldenCase{"cuda_full_main", true, "", true}),
+                         testing::Combine(testing::Values(GoldenCase{"compact_tiny", false, "tiny/"},
+                                                          GoldenCase{"compact_main", false, ""},
+                                                          GoldenCase{"full_tiny", true, "tiny/"},
+                                                          GoldenCase{"full_main", true, ""},
+                                                          GoldenCase{"cuda_compact_tiny", false, "tiny/", true},
+                                                          GoldenCase{"cuda_compact_main", false, "", true},
+                                                          GoldenCase{"cuda_full_main", true, "", true}),
+                                          testing::Values(model::EdgePath::Fused, model::EdgePath::Unfused)),
                          case_name);
 
 }  // namespace

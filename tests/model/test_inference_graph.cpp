@@ -1,4 +1,4 @@
-// InferenceGraph on the CPU (issue #6): there is no CUDA graph there, run() is the model's inference
+// InferenceGraph on the CPU: there is no CUDA graph there, run() is the model's inference
 // forward, so it must equal a direct forward bit for bit, follow parameters changed in place, and
 // reject inputs of the wrong shape naming both shapes. The CUDA graph itself is tested in
 // tests/cuda/test_parity_inference_graph.cpp.

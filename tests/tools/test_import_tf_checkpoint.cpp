@@ -28,6 +28,18 @@ void expect_same(Context& ctx, const Tensor& a, const Tensor& b, const std::stri
   EXPECT_EQ(std::memcmp(x.data(), y.data(), x.size() * sizeof(float)), 0) << what << " differs";
 }
 
+// The tool run on a copy of the published cluster.ckpt (in `dir`) whose part `corrupt` (".index"
+// or ".data-00000-of-00001") has `mask` xor-ed into its byte at `offset`; writes tmp/out.h5.
+test::ToolRun import_with_flipped_bits(const std::string& dir, const test::ScratchDir& tmp, const std::string& corrupt,
+                                       std::size_t offset, char mask) {
+  const std::string intact = corrupt == ".index" ? ".data-00000-of-00001" : ".index";
+  std::filesystem::copy_file(dir + "/cluster.ckpt" + intact, tmp / ("bad.ckpt" + intact));
+  std::string bytes = test::slurp(dir + "/cluster.ckpt" + corrupt);
+  bytes.at(offset) ^= mask;
+  std::ofstream(tmp / ("bad.ckpt" + corrupt), std::ios::binary) << bytes;
+  return run_tool(kImport + " " + quote(tmp / "bad.ckpt") + " " + quote(tmp / "out.h5"), tmp.path());
+}
+
 TEST(ImportTfCheckpointTool, PublishedCheckpointRoundTrips) {
   REQUIRE_PUBLISHED();
   test::ScratchDir tmp;
@@ -105,11 +117,8 @@ TEST(ImportTfCheckpointTool, PretrainingCheckpointIsEpoch21) {
 TEST(ImportTfCheckpointTool, CorruptIndexFailsWithChecksumErrorAndNoOutput) {
   REQUIRE_PUBLISHED();
   test::ScratchDir tmp;
-  std::filesystem::copy_file(dir + "/cluster.ckpt.data-00000-of-00001", tmp / "bad.ckpt.data-00000-of-00001");
-  std::string bytes = test::slurp(dir + "/cluster.ckpt.index");
-  bytes.at(4321) ^= 0x10;  // one bit inside the table's data block
-  std::ofstream(tmp / "bad.ckpt.index", std::ios::binary) << bytes;
-  const test::ToolRun r = run_tool(kImport + " " + quote(tmp / "bad.ckpt") + " " + quote(tmp / "out.h5"), tmp.path());
+  // One bit inside the table's data block.
+  const test::ToolRun r = import_with_flipped_bits(dir, tmp, ".index", 4321, 0x10);
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find("checksum mismatch"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(tmp / "out.h5"));
@@ -118,11 +127,8 @@ TEST(ImportTfCheckpointTool, CorruptIndexFailsWithChecksumErrorAndNoOutput) {
 TEST(ImportTfCheckpointTool, CorruptDataFailsNamingTheTensor) {
   REQUIRE_PUBLISHED();
   test::ScratchDir tmp;
-  std::filesystem::copy_file(dir + "/cluster.ckpt.index", tmp / "bad.ckpt.index");
-  std::string bytes = test::slurp(dir + "/cluster.ckpt.data-00000-of-00001");
-  bytes.at(1864 + 100) ^= 0x01;  // inside agg/weights (offset 1864, README table)
-  std::ofstream(tmp / "bad.ckpt.data-00000-of-00001", std::ios::binary) << bytes;
-  const test::ToolRun r = run_tool(kImport + " " + quote(tmp / "bad.ckpt") + " " + quote(tmp / "out.h5"), tmp.path());
+  // Inside agg/weights (offset 1864, README table).
+  const test::ToolRun r = import_with_flipped_bits(dir, tmp, ".data-00000-of-00001", 1864 + 100, 0x01);
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find("'agg/weights'"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(tmp / "out.h5"));

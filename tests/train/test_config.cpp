@@ -70,7 +70,7 @@ TEST(TrainConfig, BadKeysAndValuesAreRefusedNamingTheKey) {
   EXPECT_NE(error_of(nlohmann::json::array()).find("JSON object"), std::string::npos);
 }
 
-// Data parallelism (issue #5): the global batch is split by default; per-rank batches scale the
+// Data parallelism: the global batch is split by default; per-rank batches scale the
 // learning rate linearly after a warm-up; the decay schedules count the jets of a whole step.
 TEST(TrainConfig, BatchSplitLearningRateScalingAndBatchNormStatistics) {
   TrainConfig g = config_from_json({{"batch_size", 512}});

@@ -1,12 +1,7 @@
 #!/usr/bin/env bash
 # `train` refuses bad input with one clear message and a non-zero exit, and leaves no checkpoint
 # holding NaN behind.   train_bad_input.sh TRAIN_EXECUTABLE WORK_DIR
-set -uo pipefail
-train=$1
-work=$2
-rm -rf "$work"
-mkdir -p "$work"
-failures=0
+source "$(dirname "$0")/script_test.sh"
 expect_failure() {  # expect_failure NAME PATTERN ARGS...
   local name=$1 pattern=$2
   shift 2
@@ -35,4 +30,4 @@ if [ -e "$work/nan/checkpoint.h5" ]; then
   echo "FAIL nan_loss: a checkpoint was written"
   failures=$((failures + 1))
 fi
-if [ $failures -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi
+finish

@@ -2,13 +2,8 @@
 # `train` runs end to end with either edge path of the GAP blocks (config key edge_path), says which
 # one it uses, and writes finite losses for every epoch.   train_edge_paths.sh TRAIN_EXECUTABLE WORK_DIR
 # (The two paths' numerical agreement is tested op by op in tests/kernels/test_edge_attention.cpp and
-# model-wide by the golden tests, which run the fused path.)
-set -uo pipefail
-train=$1
-work=$2
-rm -rf "$work"
-mkdir -p "$work"
-failures=0
+# model-wide by the golden tests, which run both paths.)
+source "$(dirname "$0")/script_test.sh"
 small=(--set toy_jets=300 --set batch_size=64 --set epochs=2 --set pretrain_epochs=1 --set kmeans_n_init=2 --set threads=1)
 for path in fused unfused; do
   out=$work/$path
@@ -25,4 +20,4 @@ for path in fused unfused; do
     echo "ok   $path: $(grep -o '"loss_total": *[0-9.e+-]*' "$out/metrics.jsonl" | head -1)"
   fi
 done
-if [ $failures -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi
+finish
