@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Runs the hostile-input cases of cases.py against the built tools and prints one line per case,
-then 'N passed, M failed'.   run_cases.py TOOLS_DIR WORK_DIR [CASE_NAME ...]"""
+then 'N passed, M failed'. With --messages, also what the user sees: the tool's exit status and
+first error (or note) line, e.g. to compare two builds.
+    run_cases.py [--messages] TOOLS_DIR WORK_DIR [CASE_NAME ...]"""
 import os
 import re
 import shutil
@@ -33,8 +35,11 @@ def judge(case, fx, d, result):
 
 
 def main():
-    tools_dir, work = sys.argv[1], os.path.abspath(sys.argv[2])
-    only = set(sys.argv[3:])
+    args = sys.argv[1:]
+    show = "--messages" in args
+    args = [a for a in args if a != "--messages"]
+    tools_dir, work = args[0], os.path.abspath(args[1])
+    only = set(args[2:])
     os.makedirs(work, exist_ok=True)
     fx = Fixtures(Tools(tools_dir), work)
     passed = failed = 0
@@ -49,6 +54,9 @@ def main():
             problem = judge(case, fx, d, result)
         except Exception:  # a broken setup is a failed case, with its trace
             result, problem = None, "setup raised:\n" + traceback.format_exc()
+        if show and result is not None:
+            said = [line for line in result.stderr.splitlines() if re.search(r"error:|skipping|removed|resumed", line)]
+            print(f"  exit {result.returncode}: " + (said[0].replace(d + "/", "") if said else "(nothing)"))
         if problem is None:
             passed += 1
             print(f"PASS [{case.klass}] {case.name}")
