@@ -2,16 +2,17 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "engine/profiling.h"
-#include "model/losses.h"
 #include "io/staged_file.h"
+#include "model/losses.h"
 #include "train/checkpoint.h"
 #include "train/kmeans.h"
 
@@ -378,19 +379,17 @@ void Trainer::write_metrics_file() const {
     UCLUSTER_CHECK(!ec, "cannot remove the old metrics file '", paths_.metrics, "': ", ec.message());
     return;
   }
-  const std::string tmp = paths_.metrics + ".tmp";
+  // Rewritten whole (about 1 kB an epoch) and published like a checkpoint, so that a full disk is
+  // an error and a crash never leaves a partial line.
+  StagedFile staged(paths_.metrics);
   {
-    std::ofstream out(tmp, std::ios::trunc);
-    UCLUSTER_CHECK(out.good(), "cannot write metrics file '", paths_.metrics, "'");
+    std::ofstream out(staged.temp_path(), std::ios::trunc);
+    UCLUSTER_CHECK(out.good(), "cannot create metrics file '", staged.temp_path(), "': ", std::strerror(errno));
     for (const auto& line : history_) out << line.dump() << "\n";
+    out.flush();
+    UCLUSTER_CHECK(out.good(), "cannot write metrics file '", staged.temp_path(), "': ", std::strerror(errno));
   }
-  std::filesystem::rename(tmp, paths_.metrics);
-}
-
-void Trainer::append_metrics(const nlohmann::json& line) const {
-  if (comm_.rank() != 0) return;
-  std::ofstream out(paths_.metrics, std::ios::app);
-  out << line.dump() << "\n";
+  staged.commit();
 }
 
 nlohmann::json Trainer::run(bool resume) {
@@ -439,7 +438,7 @@ nlohmann::json Trainer::run(bool resume) {
           {"train_jets_per_s", double(running_.jets - jets_before) / std::max(1e-9, train_seconds)},
           {"ranks", comm_.size()}}}};
     history_.push_back(line);
-    append_metrics(line);
+    write_metrics_file();
     say(make_message("epoch ", epoch_, ": train loss ", line["train"]["loss_total"].get<double>(), ", test loss ",
                      line["test"]["loss_total"].get<double>(), ", test accuracy ",
                      line["test"]["accuracy_global"].get<double>(), " (global) / ",

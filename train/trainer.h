@@ -1,7 +1,7 @@
 // The UCluster training run (spec 4.1): pre-training on the focal loss, k-means++ initialisation of
 // the centroids on the embeddings of the last pre-training epoch, then joint training on
 // beta * L_km + L_focal with one optimiser throughout; evaluation on the test split after every
-// epoch; metrics appended to a JSON-lines file; checkpoints that make a resumed run bit-identical.
+// epoch; metrics in a JSON-lines file (rewritten atomically after every epoch); checkpoints that make a resumed run bit-identical.
 //
 // Data parallel over the communicator's ranks: each rank trains on its shard (its
 // loaders are opened with its rank), batch norm statistics are taken over all ranks' jets of the
@@ -63,7 +63,6 @@ class Trainer {
   // Rank 0's parameters, statistics and optimiser moments on every rank.
   void broadcast_state();
   void write_metrics_file() const;
-  void append_metrics(const nlohmann::json& line) const;
   void say(const std::string& message) const;  // rank 0's log
   // The batch's jets as a [B, P, F] tensor on the context's device, and its mass-bin targets.
   Tensor batch_tensor(const Batch& b, Tensor& targets);
