@@ -1,18 +1,12 @@
 #include "io/h5.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <utility>
 
 #include "engine/error.h"
+#include "io/h5_write_safety.h"
 #include "io/input_path.h"
 
 namespace ucluster::h5 {
@@ -43,51 +37,6 @@ QuietErrors::QuietErrors() {
 QuietErrors::~QuietErrors() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
 
 namespace {
-
-constexpr unsigned kObjectsInFile = H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR | H5F_OBJ_LOCAL;
-
-// Closes the datasets, groups, types and attributes of `file` that are still open; false when one
-// of them fails to close (its data could not be written).
-bool close_open_objects(hid_t file) {
-  const ssize_t n = H5Fget_obj_count(file, kObjectsInFile);
-  if (n <= 0) return n == 0;
-  std::vector<hid_t> ids(static_cast<std::size_t>(n));
-  const ssize_t got = H5Fget_obj_ids(file, kObjectsInFile, ids.size(), ids.data());
-  bool ok = got == n;
-  for (ssize_t i = 0; i < got; ++i) {
-    const hid_t id = ids[static_cast<std::size_t>(i)];
-    const herr_t rc = H5Iget_type(id) == H5I_ATTR ? H5Aclose(id) : H5Oclose(id);
-    ok = ok && rc >= 0;
-  }
-  return ok;
-}
-
-// Points the descriptor of a file being written at an anonymous in-memory file of the same size
-// (memfd), where every write still pending succeeds; the real file keeps what it had, and is never
-// published. Used as soon as a write fails: HDF5 1.10 cannot recover from a failed flush of its
-// metadata cache or of a dataset (the next close fails, "slist already enabled?", and the library
-// crashes or loops at exit retrying it). Must run before H5Fclose: after a failed H5Fclose the
-// file's driver is gone.
-void redirect_to_memory(hid_t file) {
-  void* handle = nullptr;
-  hsize_t size = 0;
-  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == nullptr || H5Fget_filesize(file, &size) < 0)
-    return;
-  const int fd = *static_cast<int*>(handle);  // the default (sec2) driver's handle is the descriptor
-  const int sink = ::memfd_create("ucluster-discarded-hdf5", MFD_CLOEXEC);
-  if (sink < 0) return;
-  if (::ftruncate(sink, static_cast<off_t>(size)) == 0) ::dup2(sink, fd);
-  ::close(sink);
-}
-
-// After a failed write to `object` (a dataset, attribute or file): its file is redirected to memory.
-void abandon_file_of(hid_t object) {
-  const hid_t file = H5Iget_file_id(object);
-  if (file < 0) return;
-  unsigned intent = 0;
-  if (H5Fget_intent(file, &intent) >= 0 && (intent & H5F_ACC_RDWR) != 0) redirect_to_memory(file);
-  H5Fclose(file);  // the reference H5Iget_file_id took
-}
 
 herr_t collect_error(unsigned /*n*/, const H5E_error2_t* err, void* data) {
   auto* out = static_cast<std::string*>(data);
@@ -195,13 +144,13 @@ void write_attr(hid_t obj, const std::string& name, const std::string& value, co
   Id attr(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   if (!attr.valid()) {
     const std::string detail = hdf5_detail();
-    abandon_file_of(obj);
+    detail::abandon_file_of(obj);
     fail("cannot create attribute '", name, "' on ", where, detail);
   }
   const char* p = value.c_str();
   if (H5Awrite(attr.get(), type.get(), &p) < 0) {
     const std::string detail = hdf5_detail();
-    abandon_file_of(obj);
+    detail::abandon_file_of(obj);
     fail("cannot write attribute '", name, "' on ", where, detail);
   }
 }
@@ -365,7 +314,7 @@ void Dataset::transfer(bool write, std::int64_t first, std::int64_t count, hid_t
 
 void Dataset::failed_transfer(bool write, const std::string& what) const {
   const std::string detail = hdf5_detail();
-  if (write) abandon_file_of(id_.get());
+  if (write) detail::abandon_file_of(id_.get());
   fail(what, detail);
 }
 
@@ -537,7 +486,7 @@ Dataset File::create_dataset(const std::string& name, Element element, const Dim
        H5Dclose);
   if (!d.valid()) {
     const std::string detail = hdf5_detail();
-    abandon_file_of(id_.get());
+    detail::abandon_file_of(id_.get());
     fail("cannot create dataset '", name, "' in file '", path_, "'", detail);
   }
   return Dataset(std::move(d), path_, name);
@@ -556,14 +505,14 @@ Dataset File::write_strings(const std::string& name, const std::vector<std::stri
        H5Dclose);
   if (!d.valid()) {
     const std::string detail = hdf5_detail();
-    abandon_file_of(id_.get());
+    detail::abandon_file_of(id_.get());
     fail("cannot create dataset '", name, "' in file '", path_, "'", detail);
   }
   std::vector<const char*> ptrs;
   for (const auto& s : values) ptrs.push_back(s.c_str());
   if (!values.empty() && H5Dwrite(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0) {
     const std::string detail = hdf5_detail();
-    abandon_file_of(id_.get());
+    detail::abandon_file_of(id_.get());
     fail("cannot write dataset '", name, "' in file '", path_, "'", detail);
   }
   return Dataset(std::move(d), path_, name);
@@ -585,59 +534,10 @@ void File::flush() {
   QuietErrors quiet;
   if (id_.valid() && H5Fflush(id_.get(), H5F_SCOPE_LOCAL) < 0) {
     const std::string detail = hdf5_detail();
-    abandon_file_of(id_.get());
+    detail::abandon_file_of(id_.get());
     fail("cannot flush file '", path_, "'", detail);
   }
 }
-
-namespace {
-
-// Closes a created file that cannot be completed (see redirect_to_memory), without error.
-void discard_created_file(hid_t file) {
-  redirect_to_memory(file);
-  close_open_objects(file);
-  H5Fclose(file);
-  H5Eclear2(H5E_DEFAULT);
-}
-
-// Reserves disk blocks for the file's whole address space and a margin, without changing its size,
-// so that the writes of the final flush cannot fail for lack of space. 0, or the errno of the
-// failure (EOPNOTSUPP where the file system cannot reserve: the flush is then unprotected).
-int reserve_space_for_flush(hid_t file) {
-  constexpr hsize_t kMargin = 64 << 10;  // room for what the flush may still allocate
-  void* handle = nullptr;
-  hsize_t size = 0;
-  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == nullptr || H5Fget_filesize(file, &size) < 0)
-    return 0;
-  const int fd = *static_cast<int*>(handle);
-  if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size + kMargin)) == 0) return 0;
-  // A nearly full (or small) disk may still hold the file itself: its address space is what counts.
-  return ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size)) == 0 ? 0 : errno;
-}
-
-// Writes everything of a created file and closes it; "" on success, else what failed (the file is
-// then discarded and closed all the same, leaving HDF5 nothing to retry at exit).
-std::string finish_created_file(hid_t file) {
-  if (!close_open_objects(file)) {
-    std::string problem = last_error_message();
-    discard_created_file(file);
-    return problem.empty() ? "the data of a dataset could not be written" : problem;
-  }
-  const int err = reserve_space_for_flush(file);
-  if (err == ENOSPC || err == EDQUOT) {
-    discard_created_file(file);
-    return std::strerror(err);
-  }
-  if (H5Fclose(file) < 0) {
-    std::string problem = last_error_message();
-    H5Eclear2(H5E_DEFAULT);
-    return problem.empty() ? "H5Fclose failed" : problem;
-  }
-  H5Eclear2(H5E_DEFAULT);
-  return "";
-}
-
-}  // namespace
 
 File& File::operator=(File&& other) noexcept {
   if (this != &other) {
@@ -656,7 +556,7 @@ void File::close_quietly() noexcept {
   QuietErrors quiet;
   const hid_t id = id_.release();
   if (created_) {
-    finish_created_file(id);
+    detail::finish_created_file(id);
   } else {
     H5Fclose(id);
     H5Eclear2(H5E_DEFAULT);
@@ -674,7 +574,7 @@ void File::close() {
     UCLUSTER_CHECK(ok, "cannot close file '", path_, "'", detail);
     return;
   }
-  const std::string problem = finish_created_file(id);
+  const std::string problem = detail::finish_created_file(id);
   UCLUSTER_CHECK(problem.empty(), "cannot finish writing file '", path_, "': ", problem);
 }
 
