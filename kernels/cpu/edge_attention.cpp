@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "kernels/cpu/relu_branchless.h"
+#include "kernels/relu_branchless.h"
 
 namespace ucluster::cpu {
 

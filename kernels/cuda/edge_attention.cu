@@ -11,8 +11,8 @@
 //   * per-channel sums over edges (statistics, S1/S2, dw, dbias, ...): each thread sums its own
 //     edges in double in loop order; the T / C threads of a channel are added in thread order by
 //     the channel's first thread (store_jet_partials) into partial[(jet * NT + term) * C + c];
-//     finish_kernel then adds the jets of each channel: thread t of a 256-thread block sums jets
-//     t, t + 256, ... in order, and a fixed binary tree combines the 256 threads.
+//     kernels/cuda/reduce.cuh's finish_column_sums then adds the jets of each channel: thread t of a
+//     256-thread block sums jets t, t + 256, ... in order, and a fixed binary tree combines them.
 //   * sums over channels (score, dalpha): lane l of the edge's warp adds channels l, l + 32, ... in
 //     order in float, then a fixed shuffle tree (offsets 16, 8, 4, 2, 1).
 //   * sums over neighbours (aggregate o, dprojected): one thread, j (or the incoming edge) in order.
@@ -27,6 +27,7 @@
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/edge_attention.h"
 #include "kernels/cuda/neighbour_lists.cuh"
+#include "kernels/cuda/reduce.cuh"
 
 namespace ucluster::cuda {
 
@@ -35,8 +36,7 @@ namespace {
 // At least one thread per channel in a jet block: CUDA's block-size limit. The jet kernels are
 // compiled with __launch_bounds__(kMaxChannels) so that such a block fits the register file.
 constexpr int kMaxChannels = 1024;
-constexpr int kJetThreads = 256;    // block size of the jet kernels when C <= 256
-constexpr int kFinishThreads = 256;
+constexpr int kJetThreads = 256;  // block size of the jet kernels when C <= 256
 constexpr int kWarp = 32;
 constexpr int kWarpThreads = 256;  // block size of the warp-per-edge kernels (8 warps)
 constexpr unsigned kFullMask = 0xffffffffu;
@@ -99,33 +99,10 @@ __device__ void store_jet_partials(const double (&acc)[NT], double* red, int C, 
   }
 }
 
-// out[q * C + c] = sum over jets of partial[(jet * NT + q) * C + c]; one block per channel (see the
-// header comment for the order). jets == 0 gives zeros.
-template <int NT>
-__global__ void finish_kernel(const double* partial, std::int64_t jets, int C, double* out) {
-  __shared__ double s[NT][kFinishThreads];
-  const int c = blockIdx.x, t = threadIdx.x;
-  for (int q = 0; q < NT; ++q) {
-    double acc = 0.0;
-    for (std::int64_t jet = t; jet < jets; jet += kFinishThreads) acc += partial[(jet * NT + q) * C + c];
-    s[q][t] = acc;
-  }
-  __syncthreads();
-  for (int half = kFinishThreads / 2; half > 0; half /= 2) {
-    if (t < half)
-      for (int q = 0; q < NT; ++q) s[q][t] += s[q][t + half];
-    __syncthreads();
-  }
-  if (t == 0)
-    for (int q = 0; q < NT; ++q) out[q * C + c] = s[q][0];
-}
-
 __global__ void inv_std_kernel(const float* var, double eps, int C, float* inv) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c < C) inv[c] = edge_math::inv_std(var[c], eps);
 }
-
-__global__ void store_count_kernel(double* out, double count) { *out = count; }
 
 // ---- statistics ------------------------------------------------------------------------------
 
@@ -317,7 +294,7 @@ __global__ void __launch_bounds__(kMaxChannels) aggregate_backward_sums_kernel(L
 
 // Adds the LOCAL sums to the parameter gradients (before the sync call overwrites anything: the
 // data-parallel gradient all-reduce averages them later) and fills the sync buffer [S1, S2, rows].
-// sums: [NT][C] from finish_kernel; third: per-channel output of term 2; fourth: scalar output of
+// sums: [NT][C] from finish_column_sums; third: per-channel output of term 2; fourth: scalar output of
 // term 3, channel 0.
 __global__ void apply_local_sums_kernel(const double* sums, int C, double rows, float* dbeta, float* dgamma,
                                         float* third, float* fourth, double* buf) {
@@ -380,11 +357,6 @@ __global__ void __launch_bounds__(kMaxChannels) scatter_kernel(Layer L, Up up, c
     if (dprojected) dprojected[point * C + c] += own - gathered;
   }
   if (partial) store_jet_partials<1>(acc, red, C, partial);
-}
-
-__global__ void add_sums_kernel(const double* sums, int C, float* out) {
-  const int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c < C) out[c] += static_cast<float>(sums[c]);
 }
 
 // One warp per edge: dalpha[e] += sum_c y[e, c] dout[point, c].
@@ -472,8 +444,7 @@ void finish_backward(Context& ctx, const Geometry& g, const Layer& L, const Up& 
   Tensor coef_t = ctx.empty(Shape{3 * g.C}, DType::F32, device_of(ctx));
   float* coef = coef_t.data<float>();
 
-  finish_kernel<NT><<<unsigned(C), kFinishThreads, 0, stream(ctx)>>>(partial, g.jets, C, sums);
-  check_launch(op);
+  finish_column_sums<NT>(ctx, partial, g.jets, C, sums, op);
   apply_local_sums_kernel<<<channel_grid(C), 128, 0, stream(ctx)>>>(sums, C, double(g.edges), grads.dbeta,
                                                                     grads.dgamma, third, fourth, buf);
   check_launch(op);
@@ -482,17 +453,15 @@ void finish_backward(Context& ctx, const Geometry& g, const Layer& L, const Up& 
   coefficients_kernel<<<channel_grid(C), 128, 0, stream(ctx)>>>(buf, L.gamma, L.inv, C, training, coef);
   check_launch(op);
   const std::size_t bytes = reserve_scatter_memory<Up>(ctx, g, op);
-  // The dbias partials reuse `partial` (at least C doubles per jet; finish_kernel above has read it
+  // The dbias partials reuse `partial` (at least C doubles per jet; finish_column_sums above has read it
   // earlier in stream order).
   double* dbias_partial = grads.dbias ? partial : nullptr;
   scatter_kernel<Up><<<g.jets, unsigned(g.threads), bytes, stream(ctx)>>>(L, up, coef, training, grads.dprojected,
                                                                           dbias_partial);
   check_launch(op);
   if (grads.dbias) {
-    finish_kernel<1><<<unsigned(C), kFinishThreads, 0, stream(ctx)>>>(partial, g.jets, C, dbias_sums);
-    check_launch(op);
-    add_sums_kernel<<<channel_grid(C), 128, 0, stream(ctx)>>>(dbias_sums, C, grads.dbias);
-    check_launch(op);
+    finish_column_sums<1>(ctx, partial, g.jets, C, dbias_sums, op);
+    store_sums(ctx, dbias_sums, C, 1.0, true, grads.dbias, op);
   }
 }
 
@@ -521,10 +490,8 @@ void edge_batch_statistics(Context& ctx, const EdgeLayerArgs<float>& args, float
     stats_partials_kernel<false><<<g.jets, unsigned(g.threads), red_bytes, stream(ctx)>>>(L, nullptr, partial);
     check_launch(op);
   }
-  finish_kernel<1><<<unsigned(C), kFinishThreads, 0, stream(ctx)>>>(partial, g.jets, C, sums);
-  check_launch(op);
-  store_count_kernel<<<1, 1, 0, stream(ctx)>>>(count, double(g.edges));
-  check_launch(op);
+  finish_column_sums<1>(ctx, partial, g.jets, C, sums, op);
+  store_count(ctx, count, g.edges, op);
   if (sync) sync(sums, g.C + 1);
   mean_kernel<<<channel_grid(C), 128, 0, stream(ctx)>>>(sums, count, C, mean_d, batch_mean);
   check_launch(op);
@@ -532,8 +499,7 @@ void edge_batch_statistics(Context& ctx, const EdgeLayerArgs<float>& args, float
     stats_partials_kernel<true><<<g.jets, unsigned(g.threads), red_bytes, stream(ctx)>>>(L, mean_d, partial);
     check_launch(op);
   }
-  finish_kernel<1><<<unsigned(C), kFinishThreads, 0, stream(ctx)>>>(partial, g.jets, C, squares);
-  check_launch(op);
+  finish_column_sums<1>(ctx, partial, g.jets, C, squares, op);
   if (sync) sync(squares, g.C);
   variance_kernel<<<channel_grid(C), 128, 0, stream(ctx)>>>(squares, count, C, batch_var);
   check_launch(op);
