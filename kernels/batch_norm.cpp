@@ -9,10 +9,6 @@
 namespace ucluster {
 
 namespace {
-template <typename T>
-T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
 
 // x [..., C] with rank >= 2; returns C.
 std::int64_t check_input(const char* op, const Tensor& x) {
@@ -58,20 +54,17 @@ void batch_norm_train_forward(Context& ctx, const Tensor& x, const Tensor& gamma
   check_channel_vector(op, "inv_std", inv_std, x);
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, x.dtype(), [&]<typename T>() {
         cpu::batch_norm_train_forward<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), y.data<T>(),
                                          batch_mean.data<T>(), batch_var.data<T>(), inv_std.data<T>(), rows, C, eps,
                                          sync, relu);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, x);
-      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_train_forward(ctx, x.data<float>(), gamma.data<float>(),
-                                                            beta.data<float>(), y.data<float>(),
-                                                            batch_mean.data<float>(), batch_var.data<float>(),
-                                                            inv_std.data<float>(), rows, C, eps, sync, relu));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, x,
+          cuda::batch_norm_train_forward(ctx, x.data<float>(), gamma.data<float>(), beta.data<float>(), y.data<float>(),
+                                         batch_mean.data<float>(), batch_var.data<float>(), inv_std.data<float>(), rows,
+                                         C, eps, sync, relu));
   }
 }
 
@@ -92,21 +85,18 @@ void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamm
   if (rows == 0 && !sync) return;  // with sync, this replica still takes part in the sync call
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, x.dtype(), [&]<typename T>() {
         cpu::batch_norm_train_backward<T>(x.data<T>(), gamma.data<T>(), batch_mean.data<T>(), inv_std.data<T>(),
                                           dy.data<T>(), ptr_or_null<T>(dx), ptr_or_null<T>(dgamma),
                                           ptr_or_null<T>(dbeta), rows, C, sync, ptr_or_null<T>(relu_output));
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, x);
-      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_train_backward(
-                                 ctx, x.data<float>(), gamma.data<float>(), batch_mean.data<float>(),
-                                 inv_std.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
-                                 ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, sync,
-                                 ptr_or_null<float>(relu_output)));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, x,
+          cuda::batch_norm_train_backward(ctx, x.data<float>(), gamma.data<float>(), batch_mean.data<float>(),
+                                          inv_std.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
+                                          ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, sync,
+                                          ptr_or_null<float>(relu_output)));
   }
 }
 
@@ -125,19 +115,16 @@ void batch_norm_inference_forward(Context& ctx, const Tensor& x, const Tensor& g
   if (rows == 0) return;
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, x.dtype(), [&]<typename T>() {
         cpu::batch_norm_inference_forward<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), moving_mean.data<T>(),
                                              moving_var.data<T>(), y.data<T>(), rows, C, eps, relu);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, x);
-      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_inference_forward(ctx, x.data<float>(), gamma.data<float>(),
-                                                                beta.data<float>(), moving_mean.data<float>(),
-                                                                moving_var.data<float>(), y.data<float>(), rows, C,
-                                                                eps, relu));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, x,
+          cuda::batch_norm_inference_forward(ctx, x.data<float>(), gamma.data<float>(), beta.data<float>(),
+                                             moving_mean.data<float>(), moving_var.data<float>(), y.data<float>(), rows,
+                                             C, eps, relu));
   }
 }
 
@@ -159,22 +146,19 @@ void batch_norm_inference_backward(Context& ctx, const Tensor& x, const Tensor& 
   if (rows == 0) return;
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, x.dtype(), [&]<typename T>() {
         cpu::batch_norm_inference_backward<T>(x.data<T>(), gamma.data<T>(), moving_mean.data<T>(),
                                               moving_var.data<T>(), dy.data<T>(), ptr_or_null<T>(dx),
                                               ptr_or_null<T>(dgamma), ptr_or_null<T>(dbeta), rows, C, eps,
                                               ptr_or_null<T>(relu_output));
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, x);
-      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_inference_backward(
-                                 ctx, x.data<float>(), gamma.data<float>(), moving_mean.data<float>(),
-                                 moving_var.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
-                                 ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, eps,
-                                 ptr_or_null<float>(relu_output)));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, x,
+          cuda::batch_norm_inference_backward(ctx, x.data<float>(), gamma.data<float>(), moving_mean.data<float>(),
+                                              moving_var.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
+                                              ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, eps,
+                                              ptr_or_null<float>(relu_output)));
   }
 }
 
@@ -190,18 +174,15 @@ void batch_norm_update_moving(Context& ctx, const Tensor& moving_mean, const Ten
   if (C == 0) return;
   switch (moving_mean.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, moving_mean.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, moving_mean.dtype(), [&]<typename T>() {
         cpu::batch_norm_update_moving<T>(moving_mean.data<T>(), moving_var.data<T>(), batch_mean.data<T>(),
                                          batch_var.data<T>(), C, decay);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, moving_mean);
-      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_update_moving(ctx, moving_mean.data<float>(), moving_var.data<float>(),
-                                                            batch_mean.data<float>(), batch_var.data<float>(), C,
-                                                            decay));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, moving_mean,
+          cuda::batch_norm_update_moving(ctx, moving_mean.data<float>(), moving_var.data<float>(),
+                                         batch_mean.data<float>(), batch_var.data<float>(), C, decay));
   }
 }
 
@@ -224,14 +205,12 @@ BatchNormResult batch_norm_train(Tape& tape, const Var& x, const Var& gamma, con
     const Var out = result.y;
     const Tensor mean = result.batch_mean;
     // The closure owns a copy of sync: the caller's ReplicaSum may be gone by backward time.
-    tape.record(relu ? "batch_norm_relu_train" : "batch_norm_train", [&tape, x, gamma, beta, out, mean, inv_std, sync,
-                                                                        relu] {
-      batch_norm_train_backward(tape.ctx(), x->value, gamma->value, mean, inv_std, tape.grad(out),
-                                x->requires_grad ? tape.grad(x) : Tensor(),
-                                gamma->requires_grad ? tape.grad(gamma) : Tensor(),
-                                beta->requires_grad ? tape.grad(beta) : Tensor(), sync,
-                                relu ? out->value : Tensor());
-    });
+    tape.record(relu ? "batch_norm_relu_train" : "batch_norm_train",
+                [&tape, x, gamma, beta, out, mean, inv_std, sync, relu] {
+                  batch_norm_train_backward(tape.ctx(), x->value, gamma->value, mean, inv_std, tape.grad(out),
+                                            tape.grad_if_needed(x), tape.grad_if_needed(gamma),
+                                            tape.grad_if_needed(beta), sync, relu ? out->value : Tensor());
+                });
   }
   return result;
 }
@@ -247,13 +226,12 @@ Var batch_norm_inference(Tape& tape, const Var& x, const Var& gamma, const Var& 
     // The backward gets its own copy of the [C] statistics, so a moving-average update between
     // forward and backward cannot change the gradient.
     const Tensor mean = ctx.clone(moving_mean), var = ctx.clone(moving_var);
-    tape.record(relu ? "batch_norm_relu_inference" : "batch_norm_inference", [&tape, x, gamma, beta, out, mean, var,
-                                                                                eps, relu] {
-      batch_norm_inference_backward(tape.ctx(), x->value, gamma->value, mean, var, eps, tape.grad(out),
-                                    x->requires_grad ? tape.grad(x) : Tensor(),
-                                    gamma->requires_grad ? tape.grad(gamma) : Tensor(),
-                                    beta->requires_grad ? tape.grad(beta) : Tensor(), relu ? out->value : Tensor());
-    });
+    tape.record(relu ? "batch_norm_relu_inference" : "batch_norm_inference",
+                [&tape, x, gamma, beta, out, mean, var, eps, relu] {
+                  batch_norm_inference_backward(tape.ctx(), x->value, gamma->value, mean, var, eps, tape.grad(out),
+                                                tape.grad_if_needed(x), tape.grad_if_needed(gamma),
+                                                tape.grad_if_needed(beta), relu ? out->value : Tensor());
+                });
   }
   return out;
 }

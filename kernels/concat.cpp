@@ -1,5 +1,7 @@
 #include "kernels/concat.h"
 
+#include <type_traits>
+
 #include "kernels/cpu/concat.h"
 #include "kernels/cuda/concat.h"
 #include "kernels/dispatch.h"
@@ -32,6 +34,20 @@ std::int64_t check_inputs(const char* op, const std::vector<Tensor>& inputs) {
   }
   return total;
 }
+
+std::vector<std::int64_t> widths_of(const std::vector<Tensor>& inputs) {
+  std::vector<std::int64_t> widths;
+  for (const Tensor& t : inputs) widths.push_back(t.shape().last());
+  return widths;
+}
+
+// The typed data pointers of tensors (nullptr for undefined ones), P = T or const T.
+template <typename P>
+std::vector<P*> pointers_of(const std::vector<Tensor>& tensors) {
+  std::vector<P*> ptrs;
+  for (const Tensor& t : tensors) ptrs.push_back(ptr_or_null<std::remove_const_t<P>>(t));
+  return ptrs;
+}
 }  // namespace
 
 void concat_forward(Context& ctx, const std::vector<Tensor>& inputs, const Tensor& out) {
@@ -43,27 +59,16 @@ void concat_forward(Context& ctx, const std::vector<Tensor>& inputs, const Tenso
   check_same_device(op, first, out);
   const std::int64_t rows = first.shape().rows();
   const int count = static_cast<int>(inputs.size());
-  std::vector<std::int64_t> widths;
-  for (const Tensor& t : inputs) widths.push_back(t.shape().last());
+  const std::vector<std::int64_t> widths = widths_of(inputs);
   switch (first.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, first.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        std::vector<const T*> ptrs;
-        for (const Tensor& t : inputs) ptrs.push_back(t.data<T>());
-        cpu::concat_forward<T>(ptrs.data(), widths.data(), count, out.data<T>(), rows, total);
+      return dispatch_float(op, first.dtype(), [&]<typename T>() {
+        cpu::concat_forward<T>(pointers_of<const T>(inputs).data(), widths.data(), count, out.data<T>(), rows, total);
       });
-      return;
-    case DeviceKind::CUDA: {
-      require_cuda_f32(op, first);
-      std::int64_t offset = 0;
-      for (int i = 0; i < count; ++i) {
-        UCLUSTER_CUDA_CALL(op, cuda::concat_copy_in(ctx, inputs[i].data<float>(), out.data<float>(), rows, widths[i],
-                                                    offset, total));
-        offset += widths[i];
-      }
-      return;
-    }
+    case DeviceKind::CUDA:
+      return UCLUSTER_CUDA_CALL(op, first,
+                                cuda::concat_forward(ctx, pointers_of<const float>(inputs).data(), widths.data(), count,
+                                                     out.data<float>(), rows, total));
   }
 }
 
@@ -85,28 +90,16 @@ void concat_backward(Context& ctx, const std::vector<Tensor>& inputs, const Tens
   }
   const std::int64_t rows = first.shape().rows();
   const int count = static_cast<int>(inputs.size());
-  std::vector<std::int64_t> widths;
-  for (const Tensor& t : inputs) widths.push_back(t.shape().last());
+  const std::vector<std::int64_t> widths = widths_of(inputs);
   switch (first.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, first.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        std::vector<T*> ptrs;
-        for (const Tensor& d : dinputs) ptrs.push_back(d.defined() ? d.data<T>() : nullptr);
-        cpu::concat_backward<T>(dout.data<T>(), ptrs.data(), widths.data(), count, rows, total);
+      return dispatch_float(op, first.dtype(), [&]<typename T>() {
+        cpu::concat_backward<T>(dout.data<T>(), pointers_of<T>(dinputs).data(), widths.data(), count, rows, total);
       });
-      return;
-    case DeviceKind::CUDA: {
-      require_cuda_f32(op, first);
-      std::int64_t offset = 0;
-      for (int i = 0; i < count; ++i) {
-        if (dinputs[i].defined())
-          UCLUSTER_CUDA_CALL(op, cuda::concat_add_out(ctx, dout.data<float>(), dinputs[i].data<float>(), rows,
-                                                      widths[i], offset, total));
-        offset += widths[i];
-      }
-      return;
-    }
+    case DeviceKind::CUDA:
+      return UCLUSTER_CUDA_CALL(op, first,
+                                cuda::concat_backward(ctx, dout.data<float>(), pointers_of<float>(dinputs).data(),
+                                                      widths.data(), count, rows, total));
   }
 }
 
@@ -126,7 +119,7 @@ Var concat(Tape& tape, const std::vector<Var>& inputs) {
   if (out->requires_grad) {
     tape.record("concat", [&tape, inputs, values, out] {
       std::vector<Tensor> grads;
-      for (const Var& v : inputs) grads.push_back(v->requires_grad ? tape.grad(v) : Tensor());
+      for (const Var& v : inputs) grads.push_back(tape.grad_if_needed(v));
       concat_backward(tape.ctx(), values, tape.grad(out), grads);
     });
   }

@@ -38,16 +38,13 @@ void knn_coordinates_forward(Context& ctx, const Tensor& x, std::int64_t k, cons
   const std::int64_t batch = x.dim(0), n = x.dim(1), features = x.dim(2);
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float("knn_coordinates", x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float("knn_coordinates", x.dtype(), [&]<typename T>() {
         cpu::knn_coordinates<T>(x.data<T>(), idx.data<std::int32_t>(), batch, n, features, k);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32("knn_coordinates", x);
-      UCLUSTER_CUDA_CALL("knn_coordinates", cuda::knn_coordinates(ctx, x.data<float>(), idx.data<std::int32_t>(),
-                                                                  batch, n, features, k));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          "knn_coordinates", x,
+          cuda::knn_coordinates(ctx, x.data<float>(), idx.data<std::int32_t>(), batch, n, features, k));
   }
 }
 
@@ -56,16 +53,12 @@ void knn_features_forward(Context& ctx, const Tensor& h, std::int64_t k, const T
   const std::int64_t batch = h.dim(0), n = h.dim(1), channels = h.dim(2);
   switch (h.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float("knn_features", h.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float("knn_features", h.dtype(), [&]<typename T>() {
         cpu::knn_features<T>(h.data<T>(), idx.data<std::int32_t>(), batch, n, channels, k);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32("knn_features", h);
-      UCLUSTER_CUDA_CALL("knn_features",
-                         cuda::knn_features(ctx, h.data<float>(), idx.data<std::int32_t>(), batch, n, channels, k));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          "knn_features", h, cuda::knn_features(ctx, h.data<float>(), idx.data<std::int32_t>(), batch, n, channels, k));
   }
 }
 

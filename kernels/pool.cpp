@@ -28,15 +28,10 @@ void mean_pool_forward(Context& ctx, const Tensor& x, const Tensor& y) {
   const std::int64_t B = x.dim(0), N = x.dim(1), C = x.dim(2);
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu::mean_pool_forward<T>(x.data<T>(), y.data<T>(), B, N, C);
-      });
-      return;
+      return dispatch_float(op, x.dtype(),
+                            [&]<typename T>() { cpu::mean_pool_forward<T>(x.data<T>(), y.data<T>(), B, N, C); });
     case DeviceKind::CUDA:
-      require_cuda_f32(op, x);
-      UCLUSTER_CUDA_CALL(op, cuda::mean_pool_forward(ctx, x.data<float>(), y.data<float>(), B, N, C));
-      return;
+      return UCLUSTER_CUDA_CALL(op, x, cuda::mean_pool_forward(ctx, x.data<float>(), y.data<float>(), B, N, C));
   }
 }
 
@@ -47,15 +42,10 @@ void mean_pool_backward(Context& ctx, const Tensor& dy, const Tensor& dx) {
   const std::int64_t B = dx.dim(0), N = dx.dim(1), C = dx.dim(2);
   switch (dx.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, dx.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu::mean_pool_backward<T>(dy.data<T>(), dx.data<T>(), B, N, C);
-      });
-      return;
+      return dispatch_float(op, dx.dtype(),
+                            [&]<typename T>() { cpu::mean_pool_backward<T>(dy.data<T>(), dx.data<T>(), B, N, C); });
     case DeviceKind::CUDA:
-      require_cuda_f32(op, dx);
-      UCLUSTER_CUDA_CALL(op, cuda::mean_pool_backward(ctx, dy.data<float>(), dx.data<float>(), B, N, C));
-      return;
+      return UCLUSTER_CUDA_CALL(op, dx, cuda::mean_pool_backward(ctx, dy.data<float>(), dx.data<float>(), B, N, C));
   }
 }
 
