@@ -67,26 +67,18 @@ TEST(BatchNorm, DifferentiableFormReturnsBatchStatistics) {
   EXPECT_TRUE(r.y->requires_grad);
 }
 
-TEST(BatchNorm, GradCheckTrainingRank2) {
-  Context ctx(test::cpu_options());
-  auto report = gradcheck(ctx,
-                          {random_tensor(ctx, {6, 3}), random_tensor(ctx, {3}, DType::F64, 0.5, 1.5),
-                           random_tensor(ctx, {3})},
-                          {true, true, true}, [](Tape& t, const std::vector<Var>& v) {
-                            return batch_norm_train(t, v[0], v[1], v[2], kBatchNormEpsilon).y;
-                          });
-  EXPECT_LT(report.max_error, test::kGradCheckTolerance) << report.worst;
-}
-
-TEST(BatchNorm, GradCheckTrainingRank3PointsInput) {
-  Context ctx(test::cpu_options());
-  auto report = gradcheck(ctx,
-                          {random_tensor(ctx, {2, 4, 3}), random_tensor(ctx, {3}, DType::F64, 0.5, 1.5),
-                           random_tensor(ctx, {3})},
-                          {true, true, true}, [](Tape& t, const std::vector<Var>& v) {
-                            return batch_norm_train(t, v[0], v[1], v[2], kBatchNormEpsilon).y;
-                          });
-  EXPECT_LT(report.max_error, test::kGradCheckTolerance) << report.worst;
+// Rank 2 input and a rank 3 points input.
+TEST(BatchNorm, GradCheckTraining) {
+  for (const Shape& shape : {Shape{6, 3}, Shape{2, 4, 3}}) {
+    Context ctx(test::cpu_options());
+    auto report = gradcheck(ctx,
+                            {random_tensor(ctx, shape), random_tensor(ctx, {3}, DType::F64, 0.5, 1.5),
+                             random_tensor(ctx, {3})},
+                            {true, true, true}, [](Tape& t, const std::vector<Var>& v) {
+                              return batch_norm_train(t, v[0], v[1], v[2], kBatchNormEpsilon).y;
+                            });
+    EXPECT_LT(report.max_error, test::kGradCheckTolerance) << "input rank " << shape.rank() << ": " << report.worst;
+  }
 }
 
 TEST(BatchNorm, GradCheckInference) {

@@ -14,6 +14,7 @@
 #include "kernels/dense.h"
 #include "kernels/edge.h"
 #include "kernels/edge_attention.h"
+#include "tests/kernels/thread_counts.h"
 #include "tests/test_support.h"
 #include "tests/two_replicas.h"
 
@@ -232,20 +233,14 @@ TEST(EdgeAttention, StatisticsAndEdgeFeaturesMatchBatchNorm) {
   EXPECT_LT(relative_error(test::values(ctx, y), test::values(ctx, relu(t, bn.y)->value)), 1e-13);
 }
 
-TEST(EdgeAttention, GradCheckTraining) {
+TEST(EdgeAttention, GradCheckTrainingAndInference) {
   const Problem p = make_problem(2, 5, 3, 3);
-  Context ctx(test::cpu_options());
-  auto report = test::gradcheck(ctx, inputs_of<double>(ctx, p), std::vector<bool>(10, true),
-                                [&](Tape& t, const std::vector<Var>& v) { return fused(t, p, v, true); });
-  EXPECT_LT(report.max_error, test::kGradCheckTolerance) << report.worst;
-}
-
-TEST(EdgeAttention, GradCheckInference) {
-  const Problem p = make_problem(2, 5, 3, 3);
-  Context ctx(test::cpu_options());
-  auto report = test::gradcheck(ctx, inputs_of<double>(ctx, p), std::vector<bool>(10, true),
-                                [&](Tape& t, const std::vector<Var>& v) { return fused(t, p, v, false); });
-  EXPECT_LT(report.max_error, test::kGradCheckTolerance) << report.worst;
+  for (bool training : {true, false}) {
+    Context ctx(test::cpu_options());
+    auto report = test::gradcheck(ctx, inputs_of<double>(ctx, p), std::vector<bool>(10, true),
+                                  [&](Tape& t, const std::vector<Var>& v) { return fused(t, p, v, training); });
+    EXPECT_LT(report.max_error, test::kGradCheckTolerance) << (training ? "training: " : "inference: ") << report.worst;
+  }
 }
 
 // float32 against float64 on the GAP1 width. Every output and gradient is a chain of at most ~10
@@ -264,14 +259,11 @@ TEST(EdgeAttention, Float32AgreesWithFloat64) {
 TEST(EdgeAttention, BitsDoNotDependOnTheThreadCount) {
   const Problem p = make_problem(6, 30, 10, 16);
   const std::vector<double> seed = seed_for(p, p.B);
-  PathRun runs[2];
-  for (int threads : {1, 2}) {
-    ContextOptions o = test::cpu_options();
-    o.num_threads = threads;
-    Context ctx(o);
-    runs[threads - 1] = run<float>(ctx, inputs_of<float>(ctx, p), seed,
-                                   [&](Tape& t, const std::vector<Var>& v) { return fused(t, p, v, true); });
-  }
+  const std::function<PathRun(Context&)> fused_run = [&](Context& ctx) {
+    return run<float>(ctx, inputs_of<float>(ctx, p), seed,
+                      [&](Tape& t, const std::vector<Var>& v) { return fused(t, p, v, true); });
+  };
+  const PathRun runs[2] = {test::with_threads(1, fused_run), test::with_threads(2, fused_run)};
   EXPECT_EQ(runs[0].out, runs[1].out);
   for (std::size_t i = 0; i < runs[0].grads.size(); ++i)
     EXPECT_EQ(runs[0].grads[i], runs[1].grads[i]) << kInputNames[i];
