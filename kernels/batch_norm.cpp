@@ -32,6 +32,16 @@ void check_same_as_input(const char* op, const char* what, const Tensor& t, cons
   check_same_device(op, x, t);
 }
 
+// The tensors of both backwards: dy and the ReLU output like x; the optional gradients.
+void check_backward_tensors(const char* op, const Tensor& x, const Tensor& dy, const Tensor& relu_output,
+                            const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
+  check_same_as_input(op, "output gradient", dy, x);
+  if (relu_output.defined()) check_same_as_input(op, "ReLU output", relu_output, x);
+  if (dx.defined()) check_same_as_input(op, "input gradient", dx, x);
+  if (dgamma.defined()) check_channel_vector(op, "gamma gradient", dgamma, x);
+  if (dbeta.defined()) check_channel_vector(op, "beta gradient", dbeta, x);
+}
+
 void check_eps(const char* op, double eps) {
   UCLUSTER_CHECK(std::isfinite(eps) && eps >= 0.0, op, ": epsilon must be finite and >= 0, got ", eps);
 }
@@ -77,11 +87,7 @@ void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamm
   check_channel_vector(op, "gamma", gamma, x);
   check_channel_vector(op, "batch_mean", batch_mean, x);
   check_channel_vector(op, "inv_std", inv_std, x);
-  check_same_as_input(op, "output gradient", dy, x);
-  if (relu_output.defined()) check_same_as_input(op, "ReLU output", relu_output, x);
-  if (dx.defined()) check_same_as_input(op, "input gradient", dx, x);
-  if (dgamma.defined()) check_channel_vector(op, "gamma gradient", dgamma, x);
-  if (dbeta.defined()) check_channel_vector(op, "beta gradient", dbeta, x);
+  check_backward_tensors(op, x, dy, relu_output, dx, dgamma, dbeta);
   if (rows == 0 && !sync) return;  // with sync, this replica still takes part in the sync call
   switch (x.device().kind) {
     case DeviceKind::CPU:
@@ -138,11 +144,7 @@ void batch_norm_inference_backward(Context& ctx, const Tensor& x, const Tensor& 
   check_channel_vector(op, "gamma", gamma, x);
   check_channel_vector(op, "moving_mean", moving_mean, x);
   check_channel_vector(op, "moving_var", moving_var, x);
-  check_same_as_input(op, "output gradient", dy, x);
-  if (relu_output.defined()) check_same_as_input(op, "ReLU output", relu_output, x);
-  if (dx.defined()) check_same_as_input(op, "input gradient", dx, x);
-  if (dgamma.defined()) check_channel_vector(op, "gamma gradient", dgamma, x);
-  if (dbeta.defined()) check_channel_vector(op, "beta gradient", dbeta, x);
+  check_backward_tensors(op, x, dy, relu_output, dx, dgamma, dbeta);
   if (rows == 0) return;
   switch (x.device().kind) {
     case DeviceKind::CPU:

@@ -35,10 +35,23 @@ std::int64_t check_inputs(const char* op, const std::vector<Tensor>& inputs) {
   return total;
 }
 
-std::vector<std::int64_t> widths_of(const std::vector<Tensor>& inputs) {
+// The inputs' channel counts and the [rows, total] shape of their concatenation.
+struct Layout {
   std::vector<std::int64_t> widths;
-  for (const Tensor& t : inputs) widths.push_back(t.shape().last());
-  return widths;
+  int count;
+  std::int64_t rows, total;
+};
+
+// Checks the inputs and the concatenated tensor (the output, or its gradient) against each other.
+Layout check_concat(const char* op, const std::vector<Tensor>& inputs, const char* whole_what, const Tensor& whole) {
+  const std::int64_t total = check_inputs(op, inputs);
+  const Tensor& first = inputs[0];
+  check_shape(op, whole_what, whole, first.shape().with_last(total));
+  check_dtype(op, whole_what, whole, first.dtype());
+  check_same_device(op, first, whole);
+  Layout layout{{}, static_cast<int>(inputs.size()), first.shape().rows(), total};
+  for (const Tensor& t : inputs) layout.widths.push_back(t.shape().last());
+  return layout;
 }
 
 // The typed data pointers of tensors (nullptr for undefined ones), P = T or const T.
@@ -52,14 +65,8 @@ std::vector<P*> pointers_of(const std::vector<Tensor>& tensors) {
 
 void concat_forward(Context& ctx, const std::vector<Tensor>& inputs, const Tensor& out) {
   const char* op = "concat";
-  const std::int64_t total = check_inputs(op, inputs);
+  const auto [widths, count, rows, total] = check_concat(op, inputs, "output", out);
   const Tensor& first = inputs[0];
-  check_shape(op, "output", out, first.shape().with_last(total));
-  check_dtype(op, "output", out, first.dtype());
-  check_same_device(op, first, out);
-  const std::int64_t rows = first.shape().rows();
-  const int count = static_cast<int>(inputs.size());
-  const std::vector<std::int64_t> widths = widths_of(inputs);
   switch (first.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, first.dtype(), [&]<typename T>() {
@@ -75,22 +82,16 @@ void concat_forward(Context& ctx, const std::vector<Tensor>& inputs, const Tenso
 void concat_backward(Context& ctx, const std::vector<Tensor>& inputs, const Tensor& dout,
                      const std::vector<Tensor>& dinputs) {
   const char* op = "concat backward";
-  const std::int64_t total = check_inputs(op, inputs);
+  const auto [widths, count, rows, total] = check_concat(op, inputs, "output gradient", dout);
   const Tensor& first = inputs[0];
   UCLUSTER_CHECK(dinputs.size() == inputs.size(), op, ": ", dinputs.size(), " input gradients for ", inputs.size(),
                  " inputs");
-  check_shape(op, "output gradient", dout, first.shape().with_last(total));
-  check_dtype(op, "output gradient", dout, first.dtype());
-  check_same_device(op, first, dout);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!dinputs[i].defined()) continue;
     check_shape(op, "input gradient", dinputs[i], inputs[i].shape());
     check_dtype(op, "input gradient", dinputs[i], first.dtype());
     check_same_device(op, first, dinputs[i]);
   }
-  const std::int64_t rows = first.shape().rows();
-  const int count = static_cast<int>(inputs.size());
-  const std::vector<std::int64_t> widths = widths_of(inputs);
   switch (first.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, first.dtype(), [&]<typename T>() {

@@ -12,20 +12,26 @@ void check_points_input(const char* op, const char* what, const Tensor& x) {
   UCLUSTER_CHECK(x.dim(1) > 0, op, ": ", what, " ", x.describe(), " has no points to average over");
 }
 
-void check_pooled(const char* op, const char* what, const Tensor& y, const Tensor& x) {
-  check_defined(op, what, y);
-  UCLUSTER_CHECK(y.shape() == (Shape{x.dim(0), x.dim(2)}), op, ": ", what, " ", y.describe(), " does not match ",
-                 x.describe(), " (expected [", x.dim(0), ",", x.dim(2), "])");
-  check_dtype(op, what, y, x.dtype());
-  check_same_device(op, x, y);
+struct PoolDims {
+  std::int64_t batch, n, channels;
+};
+
+// points [B, N, C] (x, or dx in the backward) and pooled [B, C] (y, or dy); returns B, N, C.
+PoolDims check_pool(const char* op, const char* points_what, const Tensor& points, const char* pooled_what,
+                    const Tensor& pooled) {
+  check_points_input(op, points_what, points);
+  check_defined(op, pooled_what, pooled);
+  UCLUSTER_CHECK(pooled.shape() == (Shape{points.dim(0), points.dim(2)}), op, ": ", pooled_what, " ", pooled.describe(),
+                 " does not match ", points.describe(), " (expected [", points.dim(0), ",", points.dim(2), "])");
+  check_dtype(op, pooled_what, pooled, points.dtype());
+  check_same_device(op, points, pooled);
+  return {points.dim(0), points.dim(1), points.dim(2)};
 }
 }  // namespace
 
 void mean_pool_forward(Context& ctx, const Tensor& x, const Tensor& y) {
   const char* op = "mean_pool";
-  check_points_input(op, "input", x);
-  check_pooled(op, "output", y, x);
-  const std::int64_t B = x.dim(0), N = x.dim(1), C = x.dim(2);
+  const auto [B, N, C] = check_pool(op, "input", x, "output", y);
   switch (x.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, x.dtype(),
@@ -37,9 +43,7 @@ void mean_pool_forward(Context& ctx, const Tensor& x, const Tensor& y) {
 
 void mean_pool_backward(Context& ctx, const Tensor& dy, const Tensor& dx) {
   const char* op = "mean_pool backward";
-  check_points_input(op, "input gradient", dx);
-  check_pooled(op, "output gradient", dy, dx);
-  const std::int64_t B = dx.dim(0), N = dx.dim(1), C = dx.dim(2);
+  const auto [B, N, C] = check_pool(op, "input gradient", dx, "output gradient", dy);
   switch (dx.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, dx.dtype(),

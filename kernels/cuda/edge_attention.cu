@@ -1,4 +1,4 @@
-// The fused edge path of a GAP block on the GPU (kernels/edge_attention.h, issue #6 item 2): y is
+// The fused edge path of a GAP block on the GPU (kernels/edge_attention.h): y is
 // recomputed wherever it is needed and never stored (except by edge_layer_forward, for captures).
 //
 // Layout of the work. Per-edge work runs in "jet kernels": one thread block per jet, blockDim a
@@ -467,6 +467,17 @@ void finish_backward(Context& ctx, const Geometry& g, const Layer& L, const Up& 
 
 unsigned warp_grid(std::int64_t edges) { return grid_for(edges * kWarp, kWarpThreads); }
 
+// Whether a backward has work: edges, or the sync call every replica makes in training mode.
+bool backward_has_work(const Geometry& g, const EdgeLayerGradArgs<float>& grads, const ReplicaSum& sync) {
+  return g.edges > 0 || (grads.batch_statistics && sync);
+}
+
+// Per-jet partials of NT terms; at least one jet's worth so the pointer is valid when there are no edges.
+template <int NT>
+Tensor jet_partials(Context& ctx, const Geometry& g) {
+  return ctx.empty(Shape{std::max<std::int64_t>(g.batch, 1) * NT * g.C}, DType::F64, device_of(ctx));
+}
+
 }  // namespace
 
 void edge_batch_statistics(Context& ctx, const EdgeLayerArgs<float>& args, float* batch_mean, float* batch_var,
@@ -529,14 +540,12 @@ void edge_score_backward(Context& ctx, const EdgeLayerArgs<float>& args, const E
                          const float* w, const float* dscore, float* dw, float* dw_bias, const ReplicaSum& sync) {
   const char* op = "edge_score_backward";
   const Geometry g = geometry_of(args, op);
-  // With sync in training mode, a replica without rows still makes its call.
-  if (g.edges == 0 && !(grads.batch_statistics && sync)) return;
+  if (!backward_has_work(g, grads, sync)) return;
   constexpr int kTerms = 4;
   const Tensor inv = inverse_std(ctx, args, op);
   const Layer L = layer_of(args, inv.data<float>());
   const ScoreUpstream up{dscore, w};
-  // Per-jet partials; at least one jet's worth so the pointer is valid when there are no edges.
-  Tensor partial = ctx.empty(Shape{std::max<std::int64_t>(g.batch, 1) * kTerms * g.C}, DType::F64, device_of(ctx));
+  const Tensor partial = jet_partials<kTerms>(ctx, g);
   if (g.jets > 0) {
     score_backward_sums_kernel<<<g.jets, unsigned(g.threads), kTerms * g.threads * sizeof(double), stream(ctx)>>>(
         L, up, partial.data<double>());
@@ -561,7 +570,7 @@ void edge_aggregate_backward(Context& ctx, const EdgeLayerArgs<float>& args, con
                              float* dout_bias, const ReplicaSum& sync) {
   const char* op = "edge_aggregate_backward";
   const Geometry g = geometry_of(args, op);
-  if (g.edges == 0 && !(grads.batch_statistics && sync)) return;
+  if (!backward_has_work(g, grads, sync)) return;
   constexpr int kTerms = 3;
   const Tensor inv = inverse_std(ctx, args, op);
   const Layer L = layer_of(args, inv.data<float>());
@@ -570,7 +579,7 @@ void edge_aggregate_backward(Context& ctx, const EdgeLayerArgs<float>& args, con
   if (dg && g.points > 0) share = ctx.empty(Shape{g.points * g.C}, DType::F32, device_of(ctx));
   float* dg_share = share.defined() ? share.data<float>() : nullptr;
   const AggregateUpstream up{alpha, dout, g_in, dg_share};
-  Tensor partial = ctx.empty(Shape{std::max<std::int64_t>(g.batch, 1) * kTerms * g.C}, DType::F64, device_of(ctx));
+  const Tensor partial = jet_partials<kTerms>(ctx, g);
   if (g.jets > 0) {
     aggregate_backward_sums_kernel<<<g.jets, unsigned(g.threads), kTerms * g.threads * sizeof(double),
                                      stream(ctx)>>>(L, up, dg_share ? dg : nullptr, dg_share, partial.data<double>());
