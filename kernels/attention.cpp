@@ -44,7 +44,7 @@ Shape check_aggregate(const char* op, const Tensor& alpha, const Tensor& y) {
 }
 
 // Validates y [B, N, k >= 1, A]; returns the output shape [B, N, A].
-Shape check_neighbor_max(const char* op, const Tensor& y) {
+Shape check_neighbour_max(const char* op, const Tensor& y) {
   check_float(op, "edge features", y);
   check_rank(op, "edge features", y, 4);
   UCLUSTER_CHECK(y.dim(2) >= 1, op, ": the max over neighbours needs k >= 1, got ", y.describe());
@@ -172,25 +172,25 @@ Var attention_aggregate(Tape& tape, const Var& alpha, const Var& y, const Var& b
   return out;
 }
 
-void neighbor_max_forward(Context& ctx, const Tensor& y, const Tensor& g) {
-  const char* op = "neighbor_max";
-  const Shape shape = check_neighbor_max(op, y);
+void neighbour_max_forward(Context& ctx, const Tensor& y, const Tensor& g) {
+  const char* op = "neighbour_max";
+  const Shape shape = check_neighbour_max(op, y);
   check_output(op, "output", g, y, shape);
   const std::int64_t rows = shape[0] * shape[1], k = y.dim(2), channels = y.dim(3);
   switch (y.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, y.dtype(), [&]<typename T>() {
-        cpu::neighbor_max_forward<T>(y.data<T>(), g.data<T>(), rows, k, channels);
+        cpu::neighbour_max_forward<T>(y.data<T>(), g.data<T>(), rows, k, channels);
       });
     case DeviceKind::CUDA:
       return UCLUSTER_CUDA_CALL(op, y,
-                                cuda::neighbor_max_forward(ctx, y.data<float>(), g.data<float>(), rows, k, channels));
+                                cuda::neighbour_max_forward(ctx, y.data<float>(), g.data<float>(), rows, k, channels));
   }
 }
 
-void neighbor_max_backward(Context& ctx, const Tensor& y, const Tensor& g, const Tensor& dg, const Tensor& dy) {
-  const char* op = "neighbor_max backward";
-  const Shape shape = check_neighbor_max(op, y);
+void neighbour_max_backward(Context& ctx, const Tensor& y, const Tensor& g, const Tensor& dg, const Tensor& dy) {
+  const char* op = "neighbour_max backward";
+  const Shape shape = check_neighbour_max(op, y);
   check_output(op, "forward output", g, y, shape);
   check_output(op, "output gradient", dg, y, shape);
   check_output(op, "input gradient", dy, y, y.shape());
@@ -198,24 +198,24 @@ void neighbor_max_backward(Context& ctx, const Tensor& y, const Tensor& g, const
   switch (y.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, y.dtype(), [&]<typename T>() {
-        cpu::neighbor_max_backward<T>(y.data<T>(), g.data<T>(), dg.data<T>(), dy.data<T>(), rows, k, channels);
+        cpu::neighbour_max_backward<T>(y.data<T>(), g.data<T>(), dg.data<T>(), dy.data<T>(), rows, k, channels);
       });
     case DeviceKind::CUDA:
       return UCLUSTER_CUDA_CALL(op, y,
-                                cuda::neighbor_max_backward(ctx, y.data<float>(), g.data<float>(), dg.data<float>(),
-                                                            dy.data<float>(), rows, k, channels));
+                                cuda::neighbour_max_backward(ctx, y.data<float>(), g.data<float>(), dg.data<float>(),
+                                                             dy.data<float>(), rows, k, channels));
   }
 }
 
-Var neighbor_max(Tape& tape, const Var& y) {
+Var neighbour_max(Tape& tape, const Var& y) {
   Context& ctx = tape.ctx();
-  const Shape shape = check_neighbor_max("neighbor_max", y->value);
+  const Shape shape = check_neighbour_max("neighbour_max", y->value);
   Tensor g = ctx.empty(shape, y->value.dtype(), y->value.device());
-  neighbor_max_forward(ctx, y->value, g);
+  neighbour_max_forward(ctx, y->value, g);
   Var out = tape.output(g, {&y});
   if (out->requires_grad)
-    tape.record("neighbor_max", [&tape, y, out] {
-      neighbor_max_backward(tape.ctx(), y->value, out->value, tape.grad(out), tape.grad(y));
+    tape.record("neighbour_max", [&tape, y, out] {
+      neighbour_max_backward(tape.ctx(), y->value, out->value, tape.grad(out), tape.grad(y));
     });
   return out;
 }

@@ -11,7 +11,7 @@
 
 namespace ucluster {
 
-// Synchronised batch norm (issue #5 item 3): with a non-empty ReplicaSum `sync` (kernels/replica_sum.h:
+// Synchronised batch norm: with a non-empty ReplicaSum `sync` (kernels/replica_sum.h:
 // a sum over the replicas of a data-parallel job, in place on n doubles of the op's device), the
 // training-mode statistics run over the rows of ALL replicas, so R replicas with B/R jets each
 // reproduce one process with B jets (up to the rounding of the split sums):

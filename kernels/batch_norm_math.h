@@ -28,7 +28,7 @@ UCLUSTER_HOST_DEVICE inline double centered_square(double x, double mean) {
 UCLUSTER_HOST_DEVICE inline double x_hat(double x, double mean, double inv) { return (x - mean) * inv; }
 
 // gamma x_hat + beta, before rounding to the element type (and before the fused ReLU, if any).
-UCLUSTER_HOST_DEVICE inline double normalized(double x, double mean, double inv, double gamma, double beta) {
+UCLUSTER_HOST_DEVICE inline double normalised(double x, double mean, double inv, double gamma, double beta) {
   return gamma * x_hat(x, mean, inv) + beta;
 }
 

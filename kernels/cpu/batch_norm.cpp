@@ -42,20 +42,22 @@ T grad_through_relu(const T* relu_output, const T* dy, std::int64_t i) {
 
 // y = ReLU?(gamma (x - mean) inv + beta) row by row, in double, rounded to T (mean: T or double).
 template <bool kRelu, typename T, typename M>
-void normalize_rows(const T* x, const T* gamma, const T* beta, const M* mean, const double* inv, T* y,
+void normalise_rows(const T* x, const T* gamma, const T* beta, const M* mean, const double* inv, T* y,
                     std::int64_t rows, std::int64_t C) {
 #pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < C; ++c)
       y[r * C + c] = relu_if<kRelu>(static_cast<T>(
-          bn_math::normalized(double(x[r * C + c]), double(mean[c]), inv[c], double(gamma[c]), double(beta[c]))));
+          bn_math::normalised(double(x[r * C + c]), double(mean[c]), inv[c], double(gamma[c]), double(beta[c]))));
 }
 
 template <typename T, typename M>
-void normalize(bool relu, const T* x, const T* gamma, const T* beta, const M* mean, const double* inv, T* y,
+void normalise(bool relu, const T* x, const T* gamma, const T* beta, const M* mean, const double* inv, T* y,
                std::int64_t rows, std::int64_t C) {
-  if (relu) normalize_rows<true>(x, gamma, beta, mean, inv, y, rows, C);
-  else normalize_rows<false>(x, gamma, beta, mean, inv, y, rows, C);
+  if (relu)
+    normalise_rows<true>(x, gamma, beta, mean, inv, y, rows, C);
+  else
+    normalise_rows<false>(x, gamma, beta, mean, inv, y, rows, C);
 }
 }  // namespace
 
@@ -87,7 +89,7 @@ void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T
     batch_var[c] = static_cast<T>(var[c]);
     inv_std[c] = static_cast<T>(inv[c]);
   }
-  normalize(relu, x, gamma, beta, mean.data(), inv.data(), y, rows, C);
+  normalise(relu, x, gamma, beta, mean.data(), inv.data(), y, rows, C);
 }
 
 namespace {
@@ -138,7 +140,7 @@ void batch_norm_inference_forward(const T* x, const T* gamma, const T* beta, con
   const std::int64_t C = channels;
   Doubles inv = doubles(C);
   for (std::int64_t c = 0; c < C; ++c) inv[c] = bn_math::inv_std(double(var[c]), eps);
-  normalize(relu, x, gamma, beta, mean, inv.data(), y, rows, C);
+  normalise(relu, x, gamma, beta, mean, inv.data(), y, rows, C);
 }
 
 namespace {

@@ -100,13 +100,13 @@ __global__ void inverse_std_kernel(const float* var, std::int64_t C, double eps,
 // y = gamma (x - mean) inv + beta, element-wise, in double; mean and inv as float or double. relu:
 // then y = ReLU(y), as leaky_relu with slope 0 computes it (0 * y below 0: NaN stays NaN).
 template <typename S>
-__global__ void normalize_kernel(const float* x, const float* gamma, const float* beta, const S* mean,
+__global__ void normalise_kernel(const float* x, const float* gamma, const float* beta, const S* mean,
                                  const double* inv, float* y, std::int64_t n, std::int64_t C, bool relu) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t c = i % C;
     const float v = static_cast<float>(
-        bn_math::normalized(double(x[i]), double(mean[c]), inv[c], double(gamma[c]), double(beta[c])));
+        bn_math::normalised(double(x[i]), double(mean[c]), inv[c], double(gamma[c]), double(beta[c])));
     y[i] = !relu || v > 0.0f ? v : 0.0f * v;
   }
 }
@@ -181,7 +181,7 @@ void batch_norm_train_forward(Context& ctx, const float* x, const float* gamma, 
                                                              inv_std);
   check_launch(op);
   const std::int64_t n = rows * C;
-  normalize_kernel<double><<<grid_for(n, 256), 256, 0, stream(ctx)>>>(x, gamma, beta, mean_d, inv_d, y, n, C, relu);
+  normalise_kernel<double><<<grid_for(n, 256), 256, 0, stream(ctx)>>>(x, gamma, beta, mean_d, inv_d, y, n, C, relu);
   check_launch(op);
 }
 
@@ -227,7 +227,7 @@ void batch_norm_inference_forward(Context& ctx, const float* x, const float* gam
   double* inv_d = inv.data<double>();
   inverse_std_kernel<<<grid_for(C, 128), 128, 0, stream(ctx)>>>(var, C, eps, inv_d);
   check_launch(op);
-  normalize_kernel<float><<<grid_for(n, 256), 256, 0, stream(ctx)>>>(x, gamma, beta, mean, inv_d, y, n, C, relu);
+  normalise_kernel<float><<<grid_for(n, 256), 256, 0, stream(ctx)>>>(x, gamma, beta, mean, inv_d, y, n, C, relu);
   check_launch(op);
 }
 

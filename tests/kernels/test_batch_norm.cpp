@@ -261,7 +261,7 @@ TEST(BatchNorm, RejectsBadShapesWithAClearMessage) {
   EXPECT_THROW(batch_norm_train(tape, make_var(x), nullptr, make_var(c2)), Error);
 }
 
-// ---- Synchronised batch norm (issue #5 item 3) ----
+// ---- Synchronised batch norm ----
 
 // A batch of `rows` rows of C channels in double, with parameters and an output gradient.
 struct SyncProblem {

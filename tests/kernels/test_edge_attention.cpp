@@ -1,6 +1,6 @@
 // The fused edge path of a GAP block (kernels/edge_attention.h) against the unfused graph of the
 // existing, separately tested ops (edge_diff, bias_add, batch norm, ReLU, dense, attention softmax,
-// attention_aggregate, neighbor_max), forward and backward, in training and inference mode; its own
+// attention_aggregate, neighbour_max), forward and backward, in training and inference mode; its own
 // finite-difference gradient; float32 against float64; thread-count determinism; synchronised
 // statistics over two replicas; bad input.
 #include <cmath>
@@ -129,7 +129,7 @@ Var unfused(Tape& t, const Problem& p, const std::vector<Var>& v, bool train) {
                                                tensor_like(ctx, P, p.var)));
   Var score = dense(t, y, v[4], v[5]);
   Var alpha = attention_softmax(t, v[6], score_to_coefficient(t, p, score, v, train, {}), kAttentionLeakySlope);
-  return concat(t, {relu(t, attention_aggregate(t, alpha, y, v[9])), neighbor_max(t, y)});
+  return concat(t, {relu(t, attention_aggregate(t, alpha, y, v[9])), neighbour_max(t, y)});
 }
 
 struct PathRun {
