@@ -32,6 +32,17 @@ void check_same_as_input(const char* op, const char* what, const Tensor& t, cons
   check_same_device(op, x, t);
 }
 
+// x [..., C] and gamma and the two [C] statistics (batch mean and inv_std, or the moving mean and
+// variance) that every mode takes; returns C.
+std::int64_t check_statistics(const char* op, const Tensor& x, const Tensor& gamma, const char* mean_what,
+                              const Tensor& mean, const char* spread_what, const Tensor& spread) {
+  const std::int64_t C = check_input(op, x);
+  check_channel_vector(op, "gamma", gamma, x);
+  check_channel_vector(op, mean_what, mean, x);
+  check_channel_vector(op, spread_what, spread, x);
+  return C;
+}
+
 // The tensors of both backwards: dy and the ReLU output like x; the optional gradients.
 void check_backward_tensors(const char* op, const Tensor& x, const Tensor& dy, const Tensor& relu_output,
                             const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
@@ -40,6 +51,12 @@ void check_backward_tensors(const char* op, const Tensor& x, const Tensor& dy, c
   if (dx.defined()) check_same_as_input(op, "input gradient", dx, x);
   if (dgamma.defined()) check_channel_vector(op, "gamma gradient", dgamma, x);
   if (dbeta.defined()) check_channel_vector(op, "beta gradient", dbeta, x);
+}
+
+template <typename T>
+BatchNormGradArgs<T> grad_args_of(const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta,
+                                  const Tensor& relu_output) {
+  return {ptr_or_null<T>(dx), ptr_or_null<T>(dgamma), ptr_or_null<T>(dbeta), ptr_or_null<T>(relu_output)};
 }
 
 void check_eps(const char* op, double eps) {
@@ -82,27 +99,22 @@ void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamm
                                const Tensor& inv_std, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
                                const Tensor& dbeta, const ReplicaSum& sync, const Tensor& relu_output) {
   const char* op = "batch_norm (training) backward";
-  const std::int64_t C = check_input(op, x);
+  const std::int64_t C = check_statistics(op, x, gamma, "batch_mean", batch_mean, "inv_std", inv_std);
   const std::int64_t rows = x.shape().rows();
-  check_channel_vector(op, "gamma", gamma, x);
-  check_channel_vector(op, "batch_mean", batch_mean, x);
-  check_channel_vector(op, "inv_std", inv_std, x);
   check_backward_tensors(op, x, dy, relu_output, dx, dgamma, dbeta);
   if (rows == 0 && !sync) return;  // with sync, this replica still takes part in the sync call
   switch (x.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, x.dtype(), [&]<typename T>() {
         cpu::batch_norm_train_backward<T>(x.data<T>(), gamma.data<T>(), batch_mean.data<T>(), inv_std.data<T>(),
-                                          dy.data<T>(), ptr_or_null<T>(dx), ptr_or_null<T>(dgamma),
-                                          ptr_or_null<T>(dbeta), rows, C, sync, ptr_or_null<T>(relu_output));
+                                          dy.data<T>(), grad_args_of<T>(dx, dgamma, dbeta, relu_output), rows, C, sync);
       });
     case DeviceKind::CUDA:
       return UCLUSTER_CUDA_CALL(
           op, x,
           cuda::batch_norm_train_backward(ctx, x.data<float>(), gamma.data<float>(), batch_mean.data<float>(),
-                                          inv_std.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
-                                          ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, sync,
-                                          ptr_or_null<float>(relu_output)));
+                                          inv_std.data<float>(), dy.data<float>(),
+                                          grad_args_of<float>(dx, dgamma, dbeta, relu_output), rows, C, sync));
   }
 }
 
@@ -110,13 +122,10 @@ void batch_norm_inference_forward(Context& ctx, const Tensor& x, const Tensor& g
                                   const Tensor& moving_mean, const Tensor& moving_var, double eps, const Tensor& y,
                                   bool relu) {
   const char* op = "batch_norm (inference)";
-  const std::int64_t C = check_input(op, x);
+  const std::int64_t C = check_statistics(op, x, gamma, "moving_mean", moving_mean, "moving_var", moving_var);
   const std::int64_t rows = x.shape().rows();
   check_eps(op, eps);
-  check_channel_vector(op, "gamma", gamma, x);
   check_channel_vector(op, "beta", beta, x);
-  check_channel_vector(op, "moving_mean", moving_mean, x);
-  check_channel_vector(op, "moving_var", moving_var, x);
   check_same_as_input(op, "output", y, x);
   if (rows == 0) return;
   switch (x.device().kind) {
@@ -138,29 +147,24 @@ void batch_norm_inference_backward(Context& ctx, const Tensor& x, const Tensor& 
                                    const Tensor& moving_var, double eps, const Tensor& dy, const Tensor& dx,
                                    const Tensor& dgamma, const Tensor& dbeta, const Tensor& relu_output) {
   const char* op = "batch_norm (inference) backward";
-  const std::int64_t C = check_input(op, x);
+  const std::int64_t C = check_statistics(op, x, gamma, "moving_mean", moving_mean, "moving_var", moving_var);
   const std::int64_t rows = x.shape().rows();
   check_eps(op, eps);
-  check_channel_vector(op, "gamma", gamma, x);
-  check_channel_vector(op, "moving_mean", moving_mean, x);
-  check_channel_vector(op, "moving_var", moving_var, x);
   check_backward_tensors(op, x, dy, relu_output, dx, dgamma, dbeta);
   if (rows == 0) return;
   switch (x.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, x.dtype(), [&]<typename T>() {
-        cpu::batch_norm_inference_backward<T>(x.data<T>(), gamma.data<T>(), moving_mean.data<T>(),
-                                              moving_var.data<T>(), dy.data<T>(), ptr_or_null<T>(dx),
-                                              ptr_or_null<T>(dgamma), ptr_or_null<T>(dbeta), rows, C, eps,
-                                              ptr_or_null<T>(relu_output));
+        cpu::batch_norm_inference_backward<T>(x.data<T>(), gamma.data<T>(), moving_mean.data<T>(), moving_var.data<T>(),
+                                              dy.data<T>(), grad_args_of<T>(dx, dgamma, dbeta, relu_output), rows, C,
+                                              eps);
       });
     case DeviceKind::CUDA:
       return UCLUSTER_CUDA_CALL(
           op, x,
           cuda::batch_norm_inference_backward(ctx, x.data<float>(), gamma.data<float>(), moving_mean.data<float>(),
-                                              moving_var.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
-                                              ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, eps,
-                                              ptr_or_null<float>(relu_output)));
+                                              moving_var.data<float>(), dy.data<float>(),
+                                              grad_args_of<float>(dx, dgamma, dbeta, relu_output), rows, C, eps));
   }
 }
 

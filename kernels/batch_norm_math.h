@@ -7,7 +7,19 @@
 
 #include "kernels/host_device.h"
 
-namespace ucluster::bn_math {
+namespace ucluster {
+
+// Raw gradient outputs of the batch-norm backwards (each may be nullptr; all accumulate with +=) and
+// the forward's output when it fused a ReLU (nullptr: no ReLU; else dy is first taken through it).
+template <typename T>
+struct BatchNormGradArgs {
+  T* dx = nullptr;
+  T* dgamma = nullptr;
+  T* dbeta = nullptr;
+  const T* relu_output = nullptr;
+};
+
+namespace bn_math {
 
 // 1 / sqrt(var + eps).
 UCLUSTER_HOST_DEVICE inline double inv_std(double var, double eps) {
@@ -50,4 +62,5 @@ UCLUSTER_HOST_DEVICE inline T moving_average(T shadow, T value, T one_minus_deca
   return shadow - (shadow - value) * one_minus_decay;
 }
 
-}  // namespace ucluster::bn_math
+}  // namespace bn_math
+}  // namespace ucluster

@@ -29,28 +29,35 @@ PoolDims check_pool(const char* op, const char* points_what, const Tensor& point
 }
 }  // namespace
 
-void mean_pool_forward(Context& ctx, const Tensor& x, const Tensor& y) {
-  const char* op = "mean_pool";
-  const auto [B, N, C] = check_pool(op, "input", x, "output", y);
-  switch (x.device().kind) {
+namespace {
+// The forward (y = mean over the points of x) or the backward (dx += dy / N): both read or write
+// points [B, N, C] (x, dx) and pooled [B, C] (y, dy).
+void mean_pool_pass(Context& ctx, const char* op, bool backward, const Tensor& points, const Tensor& pooled) {
+  const auto [B, N, C] = backward ? check_pool(op, "input gradient", points, "output gradient", pooled)
+                                  : check_pool(op, "input", points, "output", pooled);
+  switch (points.device().kind) {
     case DeviceKind::CPU:
-      return dispatch_float(op, x.dtype(),
-                            [&]<typename T>() { cpu::mean_pool_forward<T>(x.data<T>(), y.data<T>(), B, N, C); });
+      return dispatch_float(op, points.dtype(), [&]<typename T>() {
+        if (backward)
+          cpu::mean_pool_backward<T>(pooled.data<T>(), points.data<T>(), B, N, C);
+        else
+          cpu::mean_pool_forward<T>(points.data<T>(), pooled.data<T>(), B, N, C);
+      });
     case DeviceKind::CUDA:
-      return UCLUSTER_CUDA_CALL(op, x, cuda::mean_pool_forward(ctx, x.data<float>(), y.data<float>(), B, N, C));
+      return UCLUSTER_CUDA_CALL(
+          op, points,
+          backward ? cuda::mean_pool_backward(ctx, pooled.data<float>(), points.data<float>(), B, N, C)
+                   : cuda::mean_pool_forward(ctx, points.data<float>(), pooled.data<float>(), B, N, C));
   }
+}
+}  // namespace
+
+void mean_pool_forward(Context& ctx, const Tensor& x, const Tensor& y) {
+  mean_pool_pass(ctx, "mean_pool", false, x, y);
 }
 
 void mean_pool_backward(Context& ctx, const Tensor& dy, const Tensor& dx) {
-  const char* op = "mean_pool backward";
-  const auto [B, N, C] = check_pool(op, "input gradient", dx, "output gradient", dy);
-  switch (dx.device().kind) {
-    case DeviceKind::CPU:
-      return dispatch_float(op, dx.dtype(),
-                            [&]<typename T>() { cpu::mean_pool_backward<T>(dy.data<T>(), dx.data<T>(), B, N, C); });
-    case DeviceKind::CUDA:
-      return UCLUSTER_CUDA_CALL(op, dx, cuda::mean_pool_backward(ctx, dy.data<float>(), dx.data<float>(), B, N, C));
-  }
+  mean_pool_pass(ctx, "mean_pool backward", true, dx, dy);
 }
 
 Var mean_pool(Tape& tape, const Var& x) {

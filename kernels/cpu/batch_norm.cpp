@@ -51,13 +51,20 @@ void normalise_rows(const T* x, const T* gamma, const T* beta, const M* mean, co
           bn_math::normalised(double(x[r * C + c]), double(mean[c]), inv[c], double(gamma[c]), double(beta[c]))));
 }
 
+// Calls body.template operator()<kRelu>() with kRelu = relu: the element loops are compiled once
+// with and once without the fused ReLU.
+template <typename F>
+void with_relu(bool relu, F&& body) {
+  if (relu)
+    body.template operator()<true>();
+  else
+    body.template operator()<false>();
+}
+
 template <typename T, typename M>
 void normalise(bool relu, const T* x, const T* gamma, const T* beta, const M* mean, const double* inv, T* y,
                std::int64_t rows, std::int64_t C) {
-  if (relu)
-    normalise_rows<true>(x, gamma, beta, mean, inv, y, rows, C);
-  else
-    normalise_rows<false>(x, gamma, beta, mean, inv, y, rows, C);
+  with_relu(relu, [&]<bool kRelu>() { normalise_rows<kRelu>(x, gamma, beta, mean, inv, y, rows, C); });
 }
 }  // namespace
 
@@ -126,12 +133,12 @@ void train_backward(const T* x, const T* gamma, const T* batch_mean, const T* in
 
 template <typename T>
 void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy,
-                               T* dx, T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels,
-                               const ReplicaSum& sync, const T* relu_output) {
-  if (relu_output)
-    train_backward<true>(x, gamma, batch_mean, inv_std, dy, dx, dgamma, dbeta, rows, channels, sync, relu_output);
-  else
-    train_backward<false>(x, gamma, batch_mean, inv_std, dy, dx, dgamma, dbeta, rows, channels, sync, relu_output);
+                               const BatchNormGradArgs<T>& grads, std::int64_t rows, std::int64_t channels,
+                               const ReplicaSum& sync) {
+  const auto [dx, dgamma, dbeta, relu_output] = grads;
+  with_relu(relu_output != nullptr, [&]<bool kRelu>() {
+    train_backward<kRelu>(x, gamma, batch_mean, inv_std, dy, dx, dgamma, dbeta, rows, channels, sync, relu_output);
+  });
 }
 
 template <typename T>
@@ -171,13 +178,13 @@ void inference_backward(const T* x, const T* gamma, const T* mean, const T* var,
 }  // namespace
 
 template <typename T>
-void batch_norm_inference_backward(const T* x, const T* gamma, const T* mean, const T* var, const T* dy, T* dx,
-                                   T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels, double eps,
-                                   const T* relu_output) {
-  if (relu_output)
-    inference_backward<true>(x, gamma, mean, var, dy, dx, dgamma, dbeta, rows, channels, eps, relu_output);
-  else
-    inference_backward<false>(x, gamma, mean, var, dy, dx, dgamma, dbeta, rows, channels, eps, relu_output);
+void batch_norm_inference_backward(const T* x, const T* gamma, const T* mean, const T* var, const T* dy,
+                                   const BatchNormGradArgs<T>& grads, std::int64_t rows, std::int64_t channels,
+                                   double eps) {
+  const auto [dx, dgamma, dbeta, relu_output] = grads;
+  with_relu(relu_output != nullptr, [&]<bool kRelu>() {
+    inference_backward<kRelu>(x, gamma, mean, var, dy, dx, dgamma, dbeta, rows, channels, eps, relu_output);
+  });
 }
 
 template <typename T>
@@ -190,15 +197,16 @@ void batch_norm_update_moving(T* moving_mean, T* moving_var, const T* batch_mean
   }
 }
 
-#define UCLUSTER_INSTANTIATE_BATCH_NORM(T)                                                                        \
-  template void batch_norm_train_forward<T>(const T*, const T*, const T*, T*, T*, T*, T*, std::int64_t,           \
-                                            std::int64_t, double, const ReplicaSum&, bool);                       \
-  template void batch_norm_train_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \
-                                             std::int64_t, std::int64_t, const ReplicaSum&, const T*);            \
-  template void batch_norm_inference_forward<T>(const T*, const T*, const T*, const T*, const T*, T*,             \
-                                                std::int64_t, std::int64_t, double, bool);                        \
-  template void batch_norm_inference_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,    \
-                                                 std::int64_t, std::int64_t, double, const T*);                   \
+#define UCLUSTER_INSTANTIATE_BATCH_NORM(T)                                                                            \
+  template void batch_norm_train_forward<T>(const T*, const T*, const T*, T*, T*, T*, T*, std::int64_t, std::int64_t, \
+                                            double, const ReplicaSum&, bool);                                         \
+  template void batch_norm_train_backward<T>(const T*, const T*, const T*, const T*, const T*,                        \
+                                             const BatchNormGradArgs<T>&, std::int64_t, std::int64_t,                 \
+                                             const ReplicaSum&);                                                      \
+  template void batch_norm_inference_forward<T>(const T*, const T*, const T*, const T*, const T*, T*, std::int64_t,   \
+                                                std::int64_t, double, bool);                                          \
+  template void batch_norm_inference_backward<T>(const T*, const T*, const T*, const T*, const T*,                    \
+                                                 const BatchNormGradArgs<T>&, std::int64_t, std::int64_t, double);    \
   template void batch_norm_update_moving<T>(T*, T*, const T*, const T*, std::int64_t, double);
 
 UCLUSTER_INSTANTIATE_BATCH_NORM(float)

@@ -186,9 +186,9 @@ void batch_norm_train_forward(Context& ctx, const float* x, const float* gamma, 
 }
 
 void batch_norm_train_backward(Context& ctx, const float* x, const float* gamma, const float* batch_mean,
-                               const float* inv_std, const float* dy, float* dx, float* dgamma, float* dbeta,
-                               std::int64_t rows, std::int64_t channels, const ReplicaSum& sync,
-                               const float* relu_output) {
+                               const float* inv_std, const float* dy, const BatchNormGradArgs<float>& grads,
+                               std::int64_t rows, std::int64_t channels, const ReplicaSum& sync) {
+  const auto [dx, dgamma, dbeta, relu_output] = grads;
   const std::int64_t C = channels;
   // With sync, a replica without rows (or channels) still makes its sync call.
   if (!sync && (rows == 0 || C == 0)) return;
@@ -232,8 +232,9 @@ void batch_norm_inference_forward(Context& ctx, const float* x, const float* gam
 }
 
 void batch_norm_inference_backward(Context& ctx, const float* x, const float* gamma, const float* mean,
-                                   const float* var, const float* dy, float* dx, float* dgamma, float* dbeta,
-                                   std::int64_t rows, std::int64_t channels, double eps, const float* relu_output) {
+                                   const float* var, const float* dy, const BatchNormGradArgs<float>& grads,
+                                   std::int64_t rows, std::int64_t channels, double eps) {
+  const auto [dx, dgamma, dbeta, relu_output] = grads;
   const std::int64_t C = channels, n = rows * channels;
   if (n == 0) return;
   const char* op = "batch_norm (inference) backward";

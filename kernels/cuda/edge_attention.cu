@@ -158,19 +158,25 @@ __global__ void __launch_bounds__(kMaxChannels) layer_forward_kernel(Layer L, fl
   }
 }
 
-// One warp per edge: score[e] = sum_c y[e, c] w[c] (+ w_bias). The loop bound is the same for the
-// whole warp, so every lane reaches the shuffles.
-__global__ void score_forward_kernel(Layer L, const float* w, const float* w_bias, float* score,
-                                     std::int64_t edges) {
-  const int lane = threadIdx.x % kWarp;
+// sum_c y[e, c] v[c] by edge e's warp: lane l adds channels l, l + 32, ... in order in float, then
+// a fixed shuffle tree; lane 0 holds the sum. v(c) gives the channel's factor. Every lane of the
+// warp must call it (the loop bounds are the same for the whole warp, so all reach the shuffles).
+template <typename V>
+__device__ float warp_edge_dot(const Layer& L, std::int64_t e, V v) {
+  const std::int64_t point = e / L.k, jet = point / L.n;
+  const int j = int(e % L.k);
+  float s = 0.0f;
+  for (int c = threadIdx.x % kWarp; c < L.C; c += kWarp) s += evaluate(L, channel_of(L, c), jet, point, j, c).y * v(c);
+  for (int offset = kWarp / 2; offset > 0; offset /= 2) s += __shfl_down_sync(kFullMask, s, offset);
+  return s;
+}
+
+// One warp per edge: score[e] = sum_c y[e, c] w[c] (+ w_bias).
+__global__ void score_forward_kernel(Layer L, const float* w, const float* w_bias, float* score, std::int64_t edges) {
   const std::int64_t warps = std::int64_t(gridDim.x) * blockDim.x / kWarp;
   for (std::int64_t e = (std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp; e < edges; e += warps) {
-    const std::int64_t point = e / L.k, jet = point / L.n;
-    const int j = int(e % L.k);
-    float s = 0.0f;
-    for (int c = lane; c < L.C; c += kWarp) s += evaluate(L, channel_of(L, c), jet, point, j, c).y * w[c];
-    for (int offset = kWarp / 2; offset > 0; offset /= 2) s += __shfl_down_sync(kFullMask, s, offset);
-    if (lane == 0) score[e] = w_bias ? s + w_bias[0] : s;
+    const float s = warp_edge_dot(L, e, [w](int c) { return w[c]; });
+    if (threadIdx.x % kWarp == 0) score[e] = w_bias ? s + w_bias[0] : s;
   }
 }
 
@@ -236,6 +242,10 @@ __device__ float edge_grad(const Layer& L, const Channel& ch, const Up& up, cons
   return training ? mul(cf.scale, sub(sub(dyh, cf.mdy), mul(v.xh, cf.mdx))) : mul(cf.scale, dyh);
 }
 
+// The number of per-jet sums of each backward (the sums kernels below, finish_backward's NT).
+constexpr int kScoreTerms = 4;
+constexpr int kAggregateTerms = 3;
+
 // Per-jet sums of the score's backward, terms [S1 = sum dyh, S2 = sum dyh x_hat, sum dscore y,
 // sum dscore (channel 0's threads only)].
 __global__ void __launch_bounds__(kMaxChannels) score_backward_sums_kernel(Layer L, ScoreUpstream up,
@@ -244,7 +254,7 @@ __global__ void __launch_bounds__(kMaxChannels) score_backward_sums_kernel(Layer
   const int C = L.C, c = threadIdx.x % C, slots = blockDim.x / C;
   const std::int64_t jet = blockIdx.x;
   const Channel ch = channel_of(L, c);
-  double acc[4] = {0.0, 0.0, 0.0, 0.0};
+  double acc[kScoreTerms] = {};
   for (int i = threadIdx.x / C; i < L.n; i += slots) {
     const std::int64_t point = jet * L.n + i;
     for (int j = 0; j < L.k; ++j) {
@@ -258,7 +268,7 @@ __global__ void __launch_bounds__(kMaxChannels) score_backward_sums_kernel(Layer
       if (c == 0) acc[3] += up.dscore[e];
     }
   }
-  store_jet_partials<4>(acc, jet_smem, C, partial);
+  store_jet_partials<kScoreTerms>(acc, jet_smem, C, partial);
 }
 
 // Per-jet sums of the aggregate's backward, terms [S1, S2, sum over points of dout]. With dg, each
@@ -271,7 +281,7 @@ __global__ void __launch_bounds__(kMaxChannels) aggregate_backward_sums_kernel(L
   const int C = L.C, c = threadIdx.x % C, slots = blockDim.x / C;
   const std::int64_t jet = blockIdx.x;
   const Channel ch = channel_of(L, c);
-  double acc[3] = {0.0, 0.0, 0.0};
+  double acc[kAggregateTerms] = {};
   for (int i = threadIdx.x / C; i < L.n; i += slots) {
     const std::int64_t point = jet * L.n + i, pc = point * C + c;
     if (dg) {
@@ -289,7 +299,7 @@ __global__ void __launch_bounds__(kMaxChannels) aggregate_backward_sums_kernel(L
     }
     if (up.dout) acc[2] += up.dout[pc];
   }
-  store_jet_partials<3>(acc, jet_smem, C, partial);
+  store_jet_partials<kAggregateTerms>(acc, jet_smem, C, partial);
 }
 
 // Adds the LOCAL sums to the parameter gradients (before the sync call overwrites anything: the
@@ -361,16 +371,11 @@ __global__ void __launch_bounds__(kMaxChannels) scatter_kernel(Layer L, Up up, c
 
 // One warp per edge: dalpha[e] += sum_c y[e, c] dout[point, c].
 __global__ void dalpha_kernel(Layer L, const float* dout, float* dalpha, std::int64_t edges) {
-  const int lane = threadIdx.x % kWarp;
   const std::int64_t warps = std::int64_t(gridDim.x) * blockDim.x / kWarp;
   for (std::int64_t e = (std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp; e < edges; e += warps) {
-    const std::int64_t point = e / L.k, jet = point / L.n;
-    const int j = int(e % L.k);
-    float s = 0.0f;
-    for (int c = lane; c < L.C; c += kWarp)
-      s += evaluate(L, channel_of(L, c), jet, point, j, c).y * dout[point * L.C + c];
-    for (int offset = kWarp / 2; offset > 0; offset /= 2) s += __shfl_down_sync(kFullMask, s, offset);
-    if (lane == 0) dalpha[e] += s;
+    const float* dout_point = dout + (e / L.k) * L.C;
+    const float s = warp_edge_dot(L, e, [dout_point](int c) { return dout_point[c]; });
+    if (threadIdx.x % kWarp == 0) dalpha[e] += s;
   }
 }
 
@@ -409,6 +414,18 @@ Tensor inverse_std(Context& ctx, const EdgeLayerArgs<float>& a, const char* op) 
                                                                   inv.data<float>());
   check_launch(op);
   return inv;
+}
+
+// The layer as the kernels see it, with its inverse standard deviations (owned by inv).
+struct PreparedLayer {
+  Tensor inv;
+  Layer L;
+};
+
+PreparedLayer prepare(Context& ctx, const EdgeLayerArgs<float>& args, const char* op) {
+  Tensor inv = inverse_std(ctx, args, op);
+  const Layer L = layer_of(args, inv.data<float>());
+  return {std::move(inv), L};
 }
 
 // Reserves the scatter kernel's shared memory (opt-in above 48 KiB, as kernels/cuda/edge.cu does).
@@ -520,8 +537,8 @@ void edge_layer_forward(Context& ctx, const EdgeLayerArgs<float>& args, float* y
   const char* op = "edge_layer_forward";
   const Geometry g = geometry_of(args, op);
   if (g.jets == 0) return;
-  const Tensor inv = inverse_std(ctx, args, op);
-  layer_forward_kernel<<<g.jets, unsigned(g.threads), 0, stream(ctx)>>>(layer_of(args, inv.data<float>()), y);
+  const PreparedLayer layer = prepare(ctx, args, op);
+  layer_forward_kernel<<<g.jets, unsigned(g.threads), 0, stream(ctx)>>>(layer.L, y);
   check_launch(op);
 }
 
@@ -530,9 +547,8 @@ void edge_score_forward(Context& ctx, const EdgeLayerArgs<float>& args, const fl
   const char* op = "edge_score_forward";
   const Geometry g = geometry_of(args, op);
   if (g.edges == 0) return;
-  const Tensor inv = inverse_std(ctx, args, op);
-  score_forward_kernel<<<warp_grid(g.edges), kWarpThreads, 0, stream(ctx)>>>(layer_of(args, inv.data<float>()), w,
-                                                                             w_bias, score, g.edges);
+  const PreparedLayer layer = prepare(ctx, args, op);
+  score_forward_kernel<<<warp_grid(g.edges), kWarpThreads, 0, stream(ctx)>>>(layer.L, w, w_bias, score, g.edges);
   check_launch(op);
 }
 
@@ -541,17 +557,16 @@ void edge_score_backward(Context& ctx, const EdgeLayerArgs<float>& args, const E
   const char* op = "edge_score_backward";
   const Geometry g = geometry_of(args, op);
   if (!backward_has_work(g, grads, sync)) return;
-  constexpr int kTerms = 4;
-  const Tensor inv = inverse_std(ctx, args, op);
-  const Layer L = layer_of(args, inv.data<float>());
+  const PreparedLayer layer = prepare(ctx, args, op);
+  const Layer& L = layer.L;
   const ScoreUpstream up{dscore, w};
-  const Tensor partial = jet_partials<kTerms>(ctx, g);
+  const Tensor partial = jet_partials<kScoreTerms>(ctx, g);
   if (g.jets > 0) {
-    score_backward_sums_kernel<<<g.jets, unsigned(g.threads), kTerms * g.threads * sizeof(double), stream(ctx)>>>(
+    score_backward_sums_kernel<<<g.jets, unsigned(g.threads), kScoreTerms * g.threads * sizeof(double), stream(ctx)>>>(
         L, up, partial.data<double>());
     check_launch(op);
   }
-  finish_backward<kTerms>(ctx, g, L, up, grads, partial.data<double>(), dw, dw_bias, sync, op);
+  finish_backward<kScoreTerms>(ctx, g, L, up, grads, partial.data<double>(), dw, dw_bias, sync, op);
 }
 
 void edge_aggregate_forward(Context& ctx, const EdgeLayerArgs<float>& args, const float* alpha,
@@ -559,9 +574,8 @@ void edge_aggregate_forward(Context& ctx, const EdgeLayerArgs<float>& args, cons
   const char* op = "edge_aggregate_forward";
   const Geometry g = geometry_of(args, op);
   if (g.jets == 0) return;
-  const Tensor inv = inverse_std(ctx, args, op);
-  aggregate_forward_kernel<<<g.jets, unsigned(g.threads), 0, stream(ctx)>>>(layer_of(args, inv.data<float>()), alpha,
-                                                                            out_bias, o, g_out);
+  const PreparedLayer layer = prepare(ctx, args, op);
+  aggregate_forward_kernel<<<g.jets, unsigned(g.threads), 0, stream(ctx)>>>(layer.L, alpha, out_bias, o, g_out);
   check_launch(op);
 }
 
@@ -571,22 +585,21 @@ void edge_aggregate_backward(Context& ctx, const EdgeLayerArgs<float>& args, con
   const char* op = "edge_aggregate_backward";
   const Geometry g = geometry_of(args, op);
   if (!backward_has_work(g, grads, sync)) return;
-  constexpr int kTerms = 3;
-  const Tensor inv = inverse_std(ctx, args, op);
-  const Layer L = layer_of(args, inv.data<float>());
+  const PreparedLayer layer = prepare(ctx, args, op);
+  const Layer& L = layer.L;
   // dg / ties per (point, channel), written by the sums kernel and read again by the scatter.
   Tensor share;
   if (dg && g.points > 0) share = ctx.empty(Shape{g.points * g.C}, DType::F32, device_of(ctx));
   float* dg_share = share.defined() ? share.data<float>() : nullptr;
   const AggregateUpstream up{alpha, dout, g_in, dg_share};
-  const Tensor partial = jet_partials<kTerms>(ctx, g);
+  const Tensor partial = jet_partials<kAggregateTerms>(ctx, g);
   if (g.jets > 0) {
-    aggregate_backward_sums_kernel<<<g.jets, unsigned(g.threads), kTerms * g.threads * sizeof(double),
+    aggregate_backward_sums_kernel<<<g.jets, unsigned(g.threads), kAggregateTerms * g.threads * sizeof(double),
                                      stream(ctx)>>>(L, up, dg_share ? dg : nullptr, dg_share, partial.data<double>());
     check_launch(op);
   }
-  finish_backward<kTerms>(ctx, g, L, up, grads, partial.data<double>(), dout ? dout_bias : nullptr, nullptr, sync,
-                          op);
+  finish_backward<kAggregateTerms>(ctx, g, L, up, grads, partial.data<double>(), dout ? dout_bias : nullptr, nullptr,
+                                   sync, op);
   if (dalpha && dout && g.edges > 0) {
     dalpha_kernel<<<warp_grid(g.edges), kWarpThreads, 0, stream(ctx)>>>(L, dout, dalpha, g.edges);
     check_launch(op);

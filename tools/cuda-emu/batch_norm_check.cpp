@@ -56,10 +56,11 @@ int main() {
       for (float v : yc) zeros += v == 0.0f;
       std::printf("   relu zeros %d of %zu\n", zeros, yc.size());
       V dxc(rows * C, 0.5f), dxg(rows * C, 0.5f), dgc(C, 0), dgg(C, 0), dbc(C, 0), dbg(C, 0);
-      cpu::batch_norm_train_backward<float>(x.data(), gamma.data(), mc.data(), ic.data(), dy.data(), dxc.data(),
-                                            dgc.data(), dbc.data(), rows, C, {}, relu ? yc.data() : nullptr);
-      cuda::batch_norm_train_backward(ctx, x.data(), gamma.data(), mc.data(), ic.data(), dy.data(), dxg.data(),
-                                      dgg.data(), dbg.data(), rows, C, {}, relu ? yc.data() : nullptr);
+      const float* relu_c = relu ? yc.data() : nullptr;
+      cpu::batch_norm_train_backward<float>(x.data(), gamma.data(), mc.data(), ic.data(), dy.data(),
+                                            {dxc.data(), dgc.data(), dbc.data(), relu_c}, rows, C, {});
+      cuda::batch_norm_train_backward(ctx, x.data(), gamma.data(), mc.data(), ic.data(), dy.data(),
+                                      {dxg.data(), dgg.data(), dbg.data(), relu_c}, rows, C, {});
       cmp("train dx", relu, dxg, dxc, 1e-5);
       cmp("train dgamma", relu, dgg, dgc, 1e-5);
       cmp("train dbeta", relu, dbg, dbc, 1e-5);
@@ -70,10 +71,11 @@ int main() {
                                          rows, C, 1e-3, relu);
       cmp("inference y", relu, yng, ync, 1e-6);
       V dxic(rows * C, 0), dxig(rows * C, 0), dgic(C, 0), dgig(C, 0), dbic(C, 0), dbig(C, 0);
-      cpu::batch_norm_inference_backward<float>(x.data(), gamma.data(), mm.data(), mv.data(), dy.data(), dxic.data(),
-                                                dgic.data(), dbic.data(), rows, C, 1e-3, relu ? ync.data() : nullptr);
-      cuda::batch_norm_inference_backward(ctx, x.data(), gamma.data(), mm.data(), mv.data(), dy.data(), dxig.data(),
-                                          dgig.data(), dbig.data(), rows, C, 1e-3, relu ? ync.data() : nullptr);
+      const float* relu_ic = relu ? ync.data() : nullptr;
+      cpu::batch_norm_inference_backward<float>(x.data(), gamma.data(), mm.data(), mv.data(), dy.data(),
+                                                {dxic.data(), dgic.data(), dbic.data(), relu_ic}, rows, C, 1e-3);
+      cuda::batch_norm_inference_backward(ctx, x.data(), gamma.data(), mm.data(), mv.data(), dy.data(),
+                                          {dxig.data(), dgig.data(), dbig.data(), relu_ic}, rows, C, 1e-3);
       cmp("inference dx", relu, dxig, dxic, 1e-5);
       cmp("inference dgamma", relu, dgig, dgic, 1e-5);
       cmp("inference dbeta", relu, dbig, dbic, 1e-5);
