@@ -21,12 +21,12 @@ void combine(Context& ctx, const char* op, const Tensor& a, const Tensor& b, dou
   switch (a.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, a.dtype(), [&]<typename T>() {
-        cpu::add_scaled<T>(a.data<T>(), b.defined() ? b.data<T>() : nullptr, out.data<T>(), n, T(alpha), T(beta));
+        cpu::add_scaled<T>(a.data<T>(), ptr_or_null<T>(b), out.data<T>(), n, T(alpha), T(beta));
       });
     case DeviceKind::CUDA:
       return UCLUSTER_CUDA_CALL(op, a,
-                                cuda::add_scaled(ctx, a.data<float>(), b.defined() ? b.data<float>() : nullptr,
-                                                 out.data<float>(), n, float(alpha), float(beta)));
+                                cuda::add_scaled(ctx, a.data<float>(), ptr_or_null<float>(b), out.data<float>(), n,
+                                                 float(alpha), float(beta)));
   }
 }
 

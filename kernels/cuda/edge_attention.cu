@@ -590,7 +590,7 @@ void edge_aggregate_backward(Context& ctx, const EdgeLayerArgs<float>& args, con
   // dg / ties per (point, channel), written by the sums kernel and read again by the scatter.
   Tensor share;
   if (dg && g.points > 0) share = ctx.empty(Shape{g.points * g.C}, DType::F32, device_of(ctx));
-  float* dg_share = share.defined() ? share.data<float>() : nullptr;
+  float* dg_share = ptr_or_null<float>(share);
   const AggregateUpstream up{alpha, dout, g_in, dg_share};
   const Tensor partial = jet_partials<kAggregateTerms>(ctx, g);
   if (g.jets > 0) {
