@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <random>
 #include <vector>
+#include "check_common.h"
 #include "engine/context.h"
 #include "kernels/cpu/batch_norm.h"
 #include "kernels/cuda/batch_norm.h"
@@ -11,27 +12,14 @@
 using namespace ucluster;
 using V = std::vector<float>;
 std::mt19937_64 rng(7);
-int fails = 0;
+emu_check::Checker checker;
 
 void cmp(const char* what, bool relu, const V& a, const V& b, double rel) {
-  double scale = 0;
-  for (float x : b) scale = std::max(scale, double(std::abs(x)));
-  int bad = 0;
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = std::abs(double(a[i]) - double(b[i]));
-    if (!(d <= rel * scale + 1e-30)) ++bad;
-    worst = std::max(worst, d / (scale + 1e-30));
-  }
-  std::printf("%-28s relu %d %s (%d bad of %zu, worst rel %.3g)\n", what, relu, bad ? "FAIL" : "ok", bad, a.size(), worst);
-  fails += bad > 0;
+  checker.compare(std::string(what) + (relu ? " relu 1" : " relu 0"), a, b, rel);
 }
 
 int main() {
-  ContextOptions o;
-  o.device = "cpu";
-  o.log = [](const std::string&) {};
-  Context ctx(o);
+  Context ctx(emu_check::quiet_cpu_options());
   for (auto [rows, C] : {std::pair{300, 5}, std::pair{70, 40}}) {
     std::normal_distribution<double> n01(0, 1);
     V x(rows * C), gamma(C), beta(C), dy(rows * C), mm(C), mv(C);
@@ -81,6 +69,5 @@ int main() {
       cmp("inference dbeta", relu, dbig, dbic, 1e-5);
     }
   }
-  std::printf(fails ? "FAILURES %d\n" : "ALL OK\n", fails);
-  return fails ? 1 : 0;
+  return checker.verdict();
 }

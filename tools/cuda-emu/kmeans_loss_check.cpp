@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <random>
 #include <vector>
+#include "check_common.h"
 #include "engine/context.h"
 #include "kernels/cpu/kmeans_loss.h"
 #include "kernels/cuda/kmeans_loss.h"
@@ -12,28 +13,14 @@
 using namespace ucluster;
 using V = std::vector<float>;
 std::mt19937_64 rng(11);
-int fails = 0;
+emu_check::Checker checker;
 
 void cmp(const char* what, int batch, const V& a, const V& b, double rel) {
-  double scale = 0;
-  for (float x : b) scale = std::max(scale, double(std::abs(x)));
-  int bad = 0;
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = std::abs(double(a[i]) - double(b[i]));
-    if (!(d <= rel * scale + 1e-30)) ++bad;
-    worst = std::max(worst, d / (scale + 1e-30));
-  }
-  std::printf("%-20s B %4d %s (%d bad of %zu, worst rel %.3g)\n", what, batch, bad ? "FAIL" : "ok", bad, a.size(),
-              worst);
-  fails += bad > 0;
+  checker.compare(std::string(what) + " B " + std::to_string(batch), a, b, rel);
 }
 
 int main() {
-  ContextOptions o;
-  o.device = "cpu";
-  o.log = [](const std::string&) {};
-  Context ctx(o);
+  Context ctx(emu_check::quiet_cpu_options());
   const int K = 3, D = 3;
   const double alpha = 10.0;
   std::uniform_real_distribution<double> u03(0, 3), small(-0.01, 0.01);
@@ -57,10 +44,8 @@ int main() {
     std::vector<std::int32_t> a_c(B), a_g(B);
     cpu::kmeans_assign<float>(dist_c.data(), a_c.data(), B, K);
     cuda::kmeans_assign(ctx, dist_c.data(), a_g.data(), B, K);
-    const bool same = a_c == a_g;
-    std::printf("%-20s B %4d %s\n", "assignment", B, same ? "ok" : "FAIL");
-    fails += !same;
+    const V a_c_float(a_c.begin(), a_c.end()), a_g_float(a_g.begin(), a_g.end());
+    cmp("assignment", B, a_g_float, a_c_float, 0.0);
   }
-  std::printf(fails ? "FAILURES: %d\n" : "ALL OK\n", fails);
-  return fails ? 1 : 0;
+  return checker.verdict();
 }
