@@ -117,8 +117,8 @@ int main(int argc, char** argv) {
   run("attention_aggregate_backward", bytes_of({alpha, e, dout, dalpha2, dy4}), 4.0 * edges * A,
       [&] { attention_aggregate_backward(ctx, alpha, e, dout, dalpha2, dy4, dbias); });
   Tensor g = ctx.empty({batch, N, A});
-  run("neighbor_max_forward", bytes_of({e, g}), 0, [&] { neighbor_max_forward(ctx, e, g); });
-  run("neighbor_max_backward", bytes_of({e, g, dout, dy4}), 0, [&] { neighbor_max_backward(ctx, e, g, dout, dy4); });
+  run("neighbour_max_forward", bytes_of({e, g}), 0, [&] { neighbour_max_forward(ctx, e, g); });
+  run("neighbour_max_backward", bytes_of({e, g, dout, dy4}), 0, [&] { neighbour_max_backward(ctx, e, g, dout, dy4); });
 
   // The 848-channel concatenation, the pool, the losses, Adam over the 186,210 parameters.
   std::vector<Tensor> parts = {random(ctx, {rows, 64}), random(ctx, {rows, 128}), random(ctx, {rows, 256}),

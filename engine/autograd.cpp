@@ -39,6 +39,8 @@ const Tensor& Tape::grad(const Var& v) {
   return v->grad;
 }
 
+Tensor Tape::grad_if_needed(const Var& v) { return v && v->requires_grad ? grad(v) : Tensor(); }
+
 void Tape::backward(const Var& loss) {
   UCLUSTER_CHECK(loss->value.numel() == 1, "Tape::backward: the loss must have one element, got ",
                  loss->value.describe());

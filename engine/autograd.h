@@ -50,6 +50,9 @@ class Tape {
 
   // The gradient tensor of v, allocated zero-filled on first use.
   const Tensor& grad(const Var& v);
+  // grad(v) when v is given and requires a gradient, else an undefined tensor: the optional gradient
+  // outputs of the backward functions.
+  Tensor grad_if_needed(const Var& v);
 
   // Seeds d(loss)/d(loss) = 1 (loss must have one element) and runs all recorded steps in reverse.
   // Each step is released once it has run (with the saved tensors only it held), so a tape can be

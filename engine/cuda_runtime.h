@@ -36,7 +36,7 @@ void copy(void* dst, const void* src, std::size_t bytes, bool dst_on_device, boo
 void memset_zero(void* dst, std::size_t bytes, const State* state);
 void synchronize(const State* state);
 
-// CUDA graphs (issue #6). Handles are opaque: a graph is a cudaGraph_t, an executable graph a
+// CUDA graphs. Handles are opaque: a graph is a cudaGraph_t, an executable graph a
 // cudaGraphExec_t, an event a cudaEvent_t. Every call throws ucluster::Error naming the failed CUDA
 // call; the destroy calls never throw (they run in destructors).
 //

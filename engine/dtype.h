@@ -1,6 +1,6 @@
 // Element types. The engine computes in float32; float64 exists so that the CPU backend can run
 // the finite-difference gradient checks in double precision; int32 holds kNN indices and labels.
-// bf16/fp16 are reserved names for later reduced-precision modes (no kernel supports them yet).
+// bf16/fp16 are reserved names for reduced-precision modes; no kernel supports them.
 #pragma once
 
 #include <cstddef>

@@ -77,6 +77,12 @@ class Tensor {
   Device device_;
 };
 
+// Typed pointer to t's data, or nullptr for an undefined tensor (an absent optional input or output).
+template <typename T>
+T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
 // Shape checks shared by all ops; each throws ucluster::Error naming the op and the tensors.
 void check_shape(const char* op, const char* what, const Tensor& t, const Shape& expected);
 void check_rank(const char* op, const char* what, const Tensor& t, int rank);

@@ -12,16 +12,12 @@ void leaky_relu_forward(Context& ctx, const Tensor& x, const Tensor& y, double s
   check_same_device("leaky_relu", x, y);
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float("leaky_relu", x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float("leaky_relu", x.dtype(), [&]<typename T>() {
         cpu::leaky_relu_forward<T>(x.data<T>(), y.data<T>(), x.numel(), T(slope));
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32("leaky_relu", x);
-      UCLUSTER_CUDA_CALL("leaky_relu",
-                         cuda::leaky_relu_forward(ctx, x.data<float>(), y.data<float>(), x.numel(), float(slope)));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          "leaky_relu", x, cuda::leaky_relu_forward(ctx, x.data<float>(), y.data<float>(), x.numel(), float(slope)));
   }
 }
 
@@ -30,16 +26,13 @@ void leaky_relu_backward(Context& ctx, const Tensor& x, const Tensor& dy, const 
   check_shape("leaky_relu backward", "input gradient", dx, x.shape());
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float("leaky_relu backward", x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float("leaky_relu backward", x.dtype(), [&]<typename T>() {
         cpu::leaky_relu_backward<T>(x.data<T>(), dy.data<T>(), dx.data<T>(), x.numel(), T(slope));
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32("leaky_relu backward", x);
-      UCLUSTER_CUDA_CALL("leaky_relu backward", cuda::leaky_relu_backward(ctx, x.data<float>(), dy.data<float>(),
-                                                                          dx.data<float>(), x.numel(), float(slope)));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          "leaky_relu backward", x,
+          cuda::leaky_relu_backward(ctx, x.data<float>(), dy.data<float>(), dx.data<float>(), x.numel(), float(slope)));
   }
 }
 

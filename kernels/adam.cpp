@@ -59,22 +59,18 @@ void adam_update(Context& ctx, const Tensor& params, const Tensor& grads, const 
   check_segments(segments, params.numel());
   switch (params.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float("adam", params.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float("adam", params.dtype(), [&]<typename T>() {
         for (const AdamSegment& s : segments)
           cpu::adam_update<T>(params.data<T>() + s.offset, grads.data<T>() + s.offset, m.data<T>() + s.offset,
                               v.data<T>() + s.offset, s.count, lr_t, beta1, beta2, epsilon);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32("adam", params);
-      UCLUSTER_CUDA_CALL("adam", [&] {
+      return UCLUSTER_CUDA_CALL("adam", params, [&] {
         for (const AdamSegment& s : segments)
           cuda::adam_update(ctx, params.data<float>() + s.offset, grads.data<float>() + s.offset,
                             m.data<float>() + s.offset, v.data<float>() + s.offset, s.count, lr_t, beta1, beta2,
                             epsilon);
       }());
-      return;
   }
 }
 

@@ -8,11 +8,6 @@ namespace ucluster {
 
 namespace {
 
-template <typename T>
-T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 void check_float(const char* op, const char* what, const Tensor& t) {
   check_defined(op, what, t);
   UCLUSTER_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64, op, ": ", what,
@@ -49,7 +44,7 @@ Shape check_aggregate(const char* op, const Tensor& alpha, const Tensor& y) {
 }
 
 // Validates y [B, N, k >= 1, A]; returns the output shape [B, N, A].
-Shape check_neighbor_max(const char* op, const Tensor& y) {
+Shape check_neighbour_max(const char* op, const Tensor& y) {
   check_float(op, "edge features", y);
   check_rank(op, "edge features", y, 4);
   UCLUSTER_CHECK(y.dim(2) >= 1, op, ": the max over neighbours needs k >= 1, got ", y.describe());
@@ -71,16 +66,13 @@ void attention_softmax_forward(Context& ctx, const Tensor& a, const Tensor& c, c
   const std::int64_t rows = shape[0] * shape[1], k = shape[2];
   switch (c.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, c.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, c.dtype(), [&]<typename T>() {
         cpu::attention_softmax_forward<T>(a.data<T>(), c.data<T>(), alpha.data<T>(), rows, k, T(slope));
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, c);
-      UCLUSTER_CUDA_CALL(op, cuda::attention_softmax_forward(ctx, a.data<float>(), c.data<float>(),
-                                                             alpha.data<float>(), rows, k, float(slope)));
-      return;
+      return UCLUSTER_CUDA_CALL(op, c,
+                                cuda::attention_softmax_forward(ctx, a.data<float>(), c.data<float>(),
+                                                                alpha.data<float>(), rows, k, float(slope)));
   }
 }
 
@@ -95,19 +87,15 @@ void attention_softmax_backward(Context& ctx, const Tensor& a, const Tensor& c, 
   const std::int64_t rows = shape[0] * shape[1], k = shape[2];
   switch (c.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, c.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, c.dtype(), [&]<typename T>() {
         cpu::attention_softmax_backward<T>(a.data<T>(), c.data<T>(), alpha.data<T>(), dalpha.data<T>(),
                                            ptr_or_null<T>(da), ptr_or_null<T>(dc), rows, k, T(slope));
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, c);
-      UCLUSTER_CUDA_CALL(op, cuda::attention_softmax_backward(ctx, a.data<float>(), c.data<float>(),
-                                                              alpha.data<float>(), dalpha.data<float>(),
-                                                              ptr_or_null<float>(da), ptr_or_null<float>(dc), rows,
-                                                              k, float(slope)));
-      return;
+      return UCLUSTER_CUDA_CALL(op, c,
+                                cuda::attention_softmax_backward(
+                                    ctx, a.data<float>(), c.data<float>(), alpha.data<float>(), dalpha.data<float>(),
+                                    ptr_or_null<float>(da), ptr_or_null<float>(dc), rows, k, float(slope)));
   }
 }
 
@@ -119,9 +107,8 @@ Var attention_softmax(Tape& tape, const Var& a, const Var& c, double slope) {
   Var out = tape.output(alpha, {&a, &c});
   if (out->requires_grad)
     tape.record("attention_softmax", [&tape, a, c, out, slope] {
-      attention_softmax_backward(tape.ctx(), a->value, c->value, out->value, tape.grad(out),
-                                 a->requires_grad ? tape.grad(a) : Tensor(), c->requires_grad ? tape.grad(c) : Tensor(),
-                                 slope);
+      attention_softmax_backward(tape.ctx(), a->value, c->value, out->value, tape.grad(out), tape.grad_if_needed(a),
+                                 tape.grad_if_needed(c), slope);
     });
   return out;
 }
@@ -135,18 +122,15 @@ void attention_aggregate_forward(Context& ctx, const Tensor& alpha, const Tensor
   const std::int64_t rows = shape[0] * shape[1], k = y.dim(2), channels = y.dim(3);
   switch (y.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, y.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, y.dtype(), [&]<typename T>() {
         cpu::attention_aggregate_forward<T>(alpha.data<T>(), y.data<T>(), ptr_or_null<T>(bias), o.data<T>(), rows, k,
                                             channels);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, y);
-      UCLUSTER_CUDA_CALL(op, cuda::attention_aggregate_forward(ctx, alpha.data<float>(), y.data<float>(),
-                                                               ptr_or_null<float>(bias), o.data<float>(), rows, k,
-                                                               channels));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, y,
+          cuda::attention_aggregate_forward(ctx, alpha.data<float>(), y.data<float>(), ptr_or_null<float>(bias),
+                                            o.data<float>(), rows, k, channels));
   }
 }
 
@@ -161,19 +145,16 @@ void attention_aggregate_backward(Context& ctx, const Tensor& alpha, const Tenso
   const std::int64_t rows = shape[0] * shape[1], k = y.dim(2), channels = y.dim(3);
   switch (y.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, y.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, y.dtype(), [&]<typename T>() {
         cpu::attention_aggregate_backward<T>(alpha.data<T>(), y.data<T>(), dout.data<T>(), ptr_or_null<T>(dalpha),
                                              ptr_or_null<T>(dy), ptr_or_null<T>(dbias), rows, k, channels);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, y);
-      UCLUSTER_CUDA_CALL(op, cuda::attention_aggregate_backward(ctx, alpha.data<float>(), y.data<float>(),
-                                                                dout.data<float>(), ptr_or_null<float>(dalpha),
-                                                                ptr_or_null<float>(dy), ptr_or_null<float>(dbias),
-                                                                rows, k, channels));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, y,
+          cuda::attention_aggregate_backward(ctx, alpha.data<float>(), y.data<float>(), dout.data<float>(),
+                                             ptr_or_null<float>(dalpha), ptr_or_null<float>(dy),
+                                             ptr_or_null<float>(dbias), rows, k, channels));
   }
 }
 
@@ -185,64 +166,56 @@ Var attention_aggregate(Tape& tape, const Var& alpha, const Var& y, const Var& b
   Var out = tape.output(o, {&alpha, &y, &bias});
   if (out->requires_grad)
     tape.record("attention_aggregate", [&tape, alpha, y, bias, out] {
-      attention_aggregate_backward(tape.ctx(), alpha->value, y->value, tape.grad(out),
-                                   alpha->requires_grad ? tape.grad(alpha) : Tensor(),
-                                   y->requires_grad ? tape.grad(y) : Tensor(),
-                                   bias && bias->requires_grad ? tape.grad(bias) : Tensor());
+      attention_aggregate_backward(tape.ctx(), alpha->value, y->value, tape.grad(out), tape.grad_if_needed(alpha),
+                                   tape.grad_if_needed(y), tape.grad_if_needed(bias));
     });
   return out;
 }
 
-void neighbor_max_forward(Context& ctx, const Tensor& y, const Tensor& g) {
-  const char* op = "neighbor_max";
-  const Shape shape = check_neighbor_max(op, y);
+void neighbour_max_forward(Context& ctx, const Tensor& y, const Tensor& g) {
+  const char* op = "neighbour_max";
+  const Shape shape = check_neighbour_max(op, y);
   check_output(op, "output", g, y, shape);
   const std::int64_t rows = shape[0] * shape[1], k = y.dim(2), channels = y.dim(3);
   switch (y.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, y.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu::neighbor_max_forward<T>(y.data<T>(), g.data<T>(), rows, k, channels);
+      return dispatch_float(op, y.dtype(), [&]<typename T>() {
+        cpu::neighbour_max_forward<T>(y.data<T>(), g.data<T>(), rows, k, channels);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, y);
-      UCLUSTER_CUDA_CALL(op, cuda::neighbor_max_forward(ctx, y.data<float>(), g.data<float>(), rows, k, channels));
-      return;
+      return UCLUSTER_CUDA_CALL(op, y,
+                                cuda::neighbour_max_forward(ctx, y.data<float>(), g.data<float>(), rows, k, channels));
   }
 }
 
-void neighbor_max_backward(Context& ctx, const Tensor& y, const Tensor& g, const Tensor& dg, const Tensor& dy) {
-  const char* op = "neighbor_max backward";
-  const Shape shape = check_neighbor_max(op, y);
+void neighbour_max_backward(Context& ctx, const Tensor& y, const Tensor& g, const Tensor& dg, const Tensor& dy) {
+  const char* op = "neighbour_max backward";
+  const Shape shape = check_neighbour_max(op, y);
   check_output(op, "forward output", g, y, shape);
   check_output(op, "output gradient", dg, y, shape);
   check_output(op, "input gradient", dy, y, y.shape());
   const std::int64_t rows = shape[0] * shape[1], k = y.dim(2), channels = y.dim(3);
   switch (y.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, y.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu::neighbor_max_backward<T>(y.data<T>(), g.data<T>(), dg.data<T>(), dy.data<T>(), rows, k, channels);
+      return dispatch_float(op, y.dtype(), [&]<typename T>() {
+        cpu::neighbour_max_backward<T>(y.data<T>(), g.data<T>(), dg.data<T>(), dy.data<T>(), rows, k, channels);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, y);
-      UCLUSTER_CUDA_CALL(op, cuda::neighbor_max_backward(ctx, y.data<float>(), g.data<float>(), dg.data<float>(),
-                                                         dy.data<float>(), rows, k, channels));
-      return;
+      return UCLUSTER_CUDA_CALL(op, y,
+                                cuda::neighbour_max_backward(ctx, y.data<float>(), g.data<float>(), dg.data<float>(),
+                                                             dy.data<float>(), rows, k, channels));
   }
 }
 
-Var neighbor_max(Tape& tape, const Var& y) {
+Var neighbour_max(Tape& tape, const Var& y) {
   Context& ctx = tape.ctx();
-  const Shape shape = check_neighbor_max("neighbor_max", y->value);
+  const Shape shape = check_neighbour_max("neighbour_max", y->value);
   Tensor g = ctx.empty(shape, y->value.dtype(), y->value.device());
-  neighbor_max_forward(ctx, y->value, g);
+  neighbour_max_forward(ctx, y->value, g);
   Var out = tape.output(g, {&y});
   if (out->requires_grad)
-    tape.record("neighbor_max", [&tape, y, out] {
-      neighbor_max_backward(tape.ctx(), y->value, out->value, tape.grad(out), tape.grad(y));
+    tape.record("neighbour_max", [&tape, y, out] {
+      neighbour_max_backward(tape.ctx(), y->value, out->value, tape.grad(out), tape.grad(y));
     });
   return out;
 }

@@ -1,7 +1,7 @@
 // The attention part of the GAP layer (spec 2.3, table 2.4 rows 7, 8, 16, 17):
 //   alpha_ij = softmax over j of LeakyReLU_slope(a_i + c_ij)   (attention_softmax)
 //   o_i      = sum_j alpha_ij y_ij + b_out                     (attention_aggregate; the ReLU is separate)
-//   g_i      = max over j of y_ij, element-wise                (neighbor_max)
+//   g_i      = max over j of y_ij, element-wise                (neighbour_max)
 // Shapes: a [B, N] (self coefficient; [B, N, 1] accepted, as a dense A->1 produces it), c [B, N, k]
 // ([B, N, k, 1] accepted), alpha [B, N, k], y [B, N, k, A], bias [A], o and g [B, N, A].
 // UCluster's slope is kAttentionLeakySlope = 0.2 (kernels/activation.h).
@@ -30,10 +30,10 @@ void attention_aggregate_backward(Context& ctx, const Tensor& alpha, const Tenso
 Var attention_aggregate(Tape& tape, const Var& alpha, const Var& y, const Var& bias);
 
 // g[b,i,:] = max_j y[b,i,j,:].
-void neighbor_max_forward(Context& ctx, const Tensor& y, const Tensor& g);
+void neighbour_max_forward(Context& ctx, const Tensor& y, const Tensor& g);
 // Accumulates dy += dg / n_ties on every element equal to the max (g is the forward's output): the
 // gradient is split equally among exactly tied maxima, as TF's reduce_max (spec 8 #16).
-void neighbor_max_backward(Context& ctx, const Tensor& y, const Tensor& g, const Tensor& dg, const Tensor& dy);
-Var neighbor_max(Tape& tape, const Var& y);
+void neighbour_max_backward(Context& ctx, const Tensor& y, const Tensor& g, const Tensor& dg, const Tensor& dy);
+Var neighbour_max(Tape& tape, const Var& y);
 
 }  // namespace ucluster

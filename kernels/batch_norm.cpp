@@ -9,10 +9,6 @@
 namespace ucluster {
 
 namespace {
-template <typename T>
-T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
 
 // x [..., C] with rank >= 2; returns C.
 std::int64_t check_input(const char* op, const Tensor& x) {
@@ -34,6 +30,33 @@ void check_same_as_input(const char* op, const char* what, const Tensor& t, cons
   check_shape(op, what, t, x.shape());
   check_dtype(op, what, t, x.dtype());
   check_same_device(op, x, t);
+}
+
+// x [..., C] and gamma and the two [C] statistics (batch mean and inv_std, or the moving mean and
+// variance) that every mode takes; returns C.
+std::int64_t check_statistics(const char* op, const Tensor& x, const Tensor& gamma, const char* mean_what,
+                              const Tensor& mean, const char* spread_what, const Tensor& spread) {
+  const std::int64_t C = check_input(op, x);
+  check_channel_vector(op, "gamma", gamma, x);
+  check_channel_vector(op, mean_what, mean, x);
+  check_channel_vector(op, spread_what, spread, x);
+  return C;
+}
+
+// The tensors of both backwards: dy and the ReLU output like x; the optional gradients.
+void check_backward_tensors(const char* op, const Tensor& x, const Tensor& dy, const Tensor& relu_output,
+                            const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
+  check_same_as_input(op, "output gradient", dy, x);
+  if (relu_output.defined()) check_same_as_input(op, "ReLU output", relu_output, x);
+  if (dx.defined()) check_same_as_input(op, "input gradient", dx, x);
+  if (dgamma.defined()) check_channel_vector(op, "gamma gradient", dgamma, x);
+  if (dbeta.defined()) check_channel_vector(op, "beta gradient", dbeta, x);
+}
+
+template <typename T>
+BatchNormGradArgs<T> grad_args_of(const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta,
+                                  const Tensor& relu_output) {
+  return {ptr_or_null<T>(dx), ptr_or_null<T>(dgamma), ptr_or_null<T>(dbeta), ptr_or_null<T>(relu_output)};
 }
 
 void check_eps(const char* op, double eps) {
@@ -58,20 +81,17 @@ void batch_norm_train_forward(Context& ctx, const Tensor& x, const Tensor& gamma
   check_channel_vector(op, "inv_std", inv_std, x);
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, x.dtype(), [&]<typename T>() {
         cpu::batch_norm_train_forward<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), y.data<T>(),
                                          batch_mean.data<T>(), batch_var.data<T>(), inv_std.data<T>(), rows, C, eps,
                                          sync, relu);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, x);
-      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_train_forward(ctx, x.data<float>(), gamma.data<float>(),
-                                                            beta.data<float>(), y.data<float>(),
-                                                            batch_mean.data<float>(), batch_var.data<float>(),
-                                                            inv_std.data<float>(), rows, C, eps, sync, relu));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, x,
+          cuda::batch_norm_train_forward(ctx, x.data<float>(), gamma.data<float>(), beta.data<float>(), y.data<float>(),
+                                         batch_mean.data<float>(), batch_var.data<float>(), inv_std.data<float>(), rows,
+                                         C, eps, sync, relu));
   }
 }
 
@@ -79,34 +99,22 @@ void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamm
                                const Tensor& inv_std, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
                                const Tensor& dbeta, const ReplicaSum& sync, const Tensor& relu_output) {
   const char* op = "batch_norm (training) backward";
-  const std::int64_t C = check_input(op, x);
+  const std::int64_t C = check_statistics(op, x, gamma, "batch_mean", batch_mean, "inv_std", inv_std);
   const std::int64_t rows = x.shape().rows();
-  check_channel_vector(op, "gamma", gamma, x);
-  check_channel_vector(op, "batch_mean", batch_mean, x);
-  check_channel_vector(op, "inv_std", inv_std, x);
-  check_same_as_input(op, "output gradient", dy, x);
-  if (relu_output.defined()) check_same_as_input(op, "ReLU output", relu_output, x);
-  if (dx.defined()) check_same_as_input(op, "input gradient", dx, x);
-  if (dgamma.defined()) check_channel_vector(op, "gamma gradient", dgamma, x);
-  if (dbeta.defined()) check_channel_vector(op, "beta gradient", dbeta, x);
+  check_backward_tensors(op, x, dy, relu_output, dx, dgamma, dbeta);
   if (rows == 0 && !sync) return;  // with sync, this replica still takes part in the sync call
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, x.dtype(), [&]<typename T>() {
         cpu::batch_norm_train_backward<T>(x.data<T>(), gamma.data<T>(), batch_mean.data<T>(), inv_std.data<T>(),
-                                          dy.data<T>(), ptr_or_null<T>(dx), ptr_or_null<T>(dgamma),
-                                          ptr_or_null<T>(dbeta), rows, C, sync, ptr_or_null<T>(relu_output));
+                                          dy.data<T>(), grad_args_of<T>(dx, dgamma, dbeta, relu_output), rows, C, sync);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, x);
-      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_train_backward(
-                                 ctx, x.data<float>(), gamma.data<float>(), batch_mean.data<float>(),
-                                 inv_std.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
-                                 ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, sync,
-                                 ptr_or_null<float>(relu_output)));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, x,
+          cuda::batch_norm_train_backward(ctx, x.data<float>(), gamma.data<float>(), batch_mean.data<float>(),
+                                          inv_std.data<float>(), dy.data<float>(),
+                                          grad_args_of<float>(dx, dgamma, dbeta, relu_output), rows, C, sync));
   }
 }
 
@@ -114,30 +122,24 @@ void batch_norm_inference_forward(Context& ctx, const Tensor& x, const Tensor& g
                                   const Tensor& moving_mean, const Tensor& moving_var, double eps, const Tensor& y,
                                   bool relu) {
   const char* op = "batch_norm (inference)";
-  const std::int64_t C = check_input(op, x);
+  const std::int64_t C = check_statistics(op, x, gamma, "moving_mean", moving_mean, "moving_var", moving_var);
   const std::int64_t rows = x.shape().rows();
   check_eps(op, eps);
-  check_channel_vector(op, "gamma", gamma, x);
   check_channel_vector(op, "beta", beta, x);
-  check_channel_vector(op, "moving_mean", moving_mean, x);
-  check_channel_vector(op, "moving_var", moving_var, x);
   check_same_as_input(op, "output", y, x);
   if (rows == 0) return;
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, x.dtype(), [&]<typename T>() {
         cpu::batch_norm_inference_forward<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), moving_mean.data<T>(),
                                              moving_var.data<T>(), y.data<T>(), rows, C, eps, relu);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, x);
-      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_inference_forward(ctx, x.data<float>(), gamma.data<float>(),
-                                                                beta.data<float>(), moving_mean.data<float>(),
-                                                                moving_var.data<float>(), y.data<float>(), rows, C,
-                                                                eps, relu));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, x,
+          cuda::batch_norm_inference_forward(ctx, x.data<float>(), gamma.data<float>(), beta.data<float>(),
+                                             moving_mean.data<float>(), moving_var.data<float>(), y.data<float>(), rows,
+                                             C, eps, relu));
   }
 }
 
@@ -145,36 +147,24 @@ void batch_norm_inference_backward(Context& ctx, const Tensor& x, const Tensor& 
                                    const Tensor& moving_var, double eps, const Tensor& dy, const Tensor& dx,
                                    const Tensor& dgamma, const Tensor& dbeta, const Tensor& relu_output) {
   const char* op = "batch_norm (inference) backward";
-  const std::int64_t C = check_input(op, x);
+  const std::int64_t C = check_statistics(op, x, gamma, "moving_mean", moving_mean, "moving_var", moving_var);
   const std::int64_t rows = x.shape().rows();
   check_eps(op, eps);
-  check_channel_vector(op, "gamma", gamma, x);
-  check_channel_vector(op, "moving_mean", moving_mean, x);
-  check_channel_vector(op, "moving_var", moving_var, x);
-  check_same_as_input(op, "output gradient", dy, x);
-  if (relu_output.defined()) check_same_as_input(op, "ReLU output", relu_output, x);
-  if (dx.defined()) check_same_as_input(op, "input gradient", dx, x);
-  if (dgamma.defined()) check_channel_vector(op, "gamma gradient", dgamma, x);
-  if (dbeta.defined()) check_channel_vector(op, "beta gradient", dbeta, x);
+  check_backward_tensors(op, x, dy, relu_output, dx, dgamma, dbeta);
   if (rows == 0) return;
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu::batch_norm_inference_backward<T>(x.data<T>(), gamma.data<T>(), moving_mean.data<T>(),
-                                              moving_var.data<T>(), dy.data<T>(), ptr_or_null<T>(dx),
-                                              ptr_or_null<T>(dgamma), ptr_or_null<T>(dbeta), rows, C, eps,
-                                              ptr_or_null<T>(relu_output));
+      return dispatch_float(op, x.dtype(), [&]<typename T>() {
+        cpu::batch_norm_inference_backward<T>(x.data<T>(), gamma.data<T>(), moving_mean.data<T>(), moving_var.data<T>(),
+                                              dy.data<T>(), grad_args_of<T>(dx, dgamma, dbeta, relu_output), rows, C,
+                                              eps);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, x);
-      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_inference_backward(
-                                 ctx, x.data<float>(), gamma.data<float>(), moving_mean.data<float>(),
-                                 moving_var.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
-                                 ptr_or_null<float>(dgamma), ptr_or_null<float>(dbeta), rows, C, eps,
-                                 ptr_or_null<float>(relu_output)));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, x,
+          cuda::batch_norm_inference_backward(ctx, x.data<float>(), gamma.data<float>(), moving_mean.data<float>(),
+                                              moving_var.data<float>(), dy.data<float>(),
+                                              grad_args_of<float>(dx, dgamma, dbeta, relu_output), rows, C, eps));
   }
 }
 
@@ -190,18 +180,15 @@ void batch_norm_update_moving(Context& ctx, const Tensor& moving_mean, const Ten
   if (C == 0) return;
   switch (moving_mean.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, moving_mean.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, moving_mean.dtype(), [&]<typename T>() {
         cpu::batch_norm_update_moving<T>(moving_mean.data<T>(), moving_var.data<T>(), batch_mean.data<T>(),
                                          batch_var.data<T>(), C, decay);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, moving_mean);
-      UCLUSTER_CUDA_CALL(op, cuda::batch_norm_update_moving(ctx, moving_mean.data<float>(), moving_var.data<float>(),
-                                                            batch_mean.data<float>(), batch_var.data<float>(), C,
-                                                            decay));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, moving_mean,
+          cuda::batch_norm_update_moving(ctx, moving_mean.data<float>(), moving_var.data<float>(),
+                                         batch_mean.data<float>(), batch_var.data<float>(), C, decay));
   }
 }
 
@@ -224,14 +211,12 @@ BatchNormResult batch_norm_train(Tape& tape, const Var& x, const Var& gamma, con
     const Var out = result.y;
     const Tensor mean = result.batch_mean;
     // The closure owns a copy of sync: the caller's ReplicaSum may be gone by backward time.
-    tape.record(relu ? "batch_norm_relu_train" : "batch_norm_train", [&tape, x, gamma, beta, out, mean, inv_std, sync,
-                                                                        relu] {
-      batch_norm_train_backward(tape.ctx(), x->value, gamma->value, mean, inv_std, tape.grad(out),
-                                x->requires_grad ? tape.grad(x) : Tensor(),
-                                gamma->requires_grad ? tape.grad(gamma) : Tensor(),
-                                beta->requires_grad ? tape.grad(beta) : Tensor(), sync,
-                                relu ? out->value : Tensor());
-    });
+    tape.record(relu ? "batch_norm_relu_train" : "batch_norm_train",
+                [&tape, x, gamma, beta, out, mean, inv_std, sync, relu] {
+                  batch_norm_train_backward(tape.ctx(), x->value, gamma->value, mean, inv_std, tape.grad(out),
+                                            tape.grad_if_needed(x), tape.grad_if_needed(gamma),
+                                            tape.grad_if_needed(beta), sync, relu ? out->value : Tensor());
+                });
   }
   return result;
 }
@@ -247,13 +232,12 @@ Var batch_norm_inference(Tape& tape, const Var& x, const Var& gamma, const Var& 
     // The backward gets its own copy of the [C] statistics, so a moving-average update between
     // forward and backward cannot change the gradient.
     const Tensor mean = ctx.clone(moving_mean), var = ctx.clone(moving_var);
-    tape.record(relu ? "batch_norm_relu_inference" : "batch_norm_inference", [&tape, x, gamma, beta, out, mean, var,
-                                                                                eps, relu] {
-      batch_norm_inference_backward(tape.ctx(), x->value, gamma->value, mean, var, eps, tape.grad(out),
-                                    x->requires_grad ? tape.grad(x) : Tensor(),
-                                    gamma->requires_grad ? tape.grad(gamma) : Tensor(),
-                                    beta->requires_grad ? tape.grad(beta) : Tensor(), relu ? out->value : Tensor());
-    });
+    tape.record(relu ? "batch_norm_relu_inference" : "batch_norm_inference",
+                [&tape, x, gamma, beta, out, mean, var, eps, relu] {
+                  batch_norm_inference_backward(tape.ctx(), x->value, gamma->value, mean, var, eps, tape.grad(out),
+                                                tape.grad_if_needed(x), tape.grad_if_needed(gamma),
+                                                tape.grad_if_needed(beta), relu ? out->value : Tensor());
+                });
   }
   return out;
 }

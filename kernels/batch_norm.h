@@ -11,7 +11,7 @@
 
 namespace ucluster {
 
-// Synchronised batch norm (issue #5 item 3): with a non-empty ReplicaSum `sync` (kernels/replica_sum.h:
+// Synchronised batch norm: with a non-empty ReplicaSum `sync` (kernels/replica_sum.h:
 // a sum over the replicas of a data-parallel job, in place on n doubles of the op's device), the
 // training-mode statistics run over the rows of ALL replicas, so R replicas with B/R jets each
 // reproduce one process with B jets (up to the rounding of the split sums):
@@ -26,8 +26,8 @@ namespace ucluster {
 // Exactly 2 sync calls per forward and 1 per backward, in that order, on every replica, whatever its
 // row count: with sync a replica may have 0 rows (its partial sums are zeros; the replicas together
 // need at least one row: on CPU that is checked after the first call, on CUDA the statistics would
-// be NaN). n depends only on C and the backend, never on the rows: CPU C + 1, C, then 2C + 1
-// (cpu/batch_norm.h); CUDA 2C + 1, 2C, then 2C + 1 (cuda/batch_norm.h). batch_norm_train's backward
+// be NaN). n depends only on C, never on the rows or the backend: C + 1, C, then 2C + 1
+// (cpu/batch_norm.h, cuda/batch_norm.h). batch_norm_train's backward
 // step is recorded, and so makes its call, only when some input requires grad, which is the same
 // on every replica. An empty sync keeps the single-process behaviour bit for bit; inference mode
 // never syncs.

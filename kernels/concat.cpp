@@ -1,5 +1,7 @@
 #include "kernels/concat.h"
 
+#include <type_traits>
+
 #include "kernels/cpu/concat.h"
 #include "kernels/cuda/concat.h"
 #include "kernels/dispatch.h"
@@ -32,81 +34,73 @@ std::int64_t check_inputs(const char* op, const std::vector<Tensor>& inputs) {
   }
   return total;
 }
+
+// The inputs' channel counts and the [rows, total] shape of their concatenation.
+struct Layout {
+  std::vector<std::int64_t> widths;
+  int count;
+  std::int64_t rows, total;
+};
+
+// Checks the inputs and the concatenated tensor (the output, or its gradient) against each other.
+Layout check_concat(const char* op, const std::vector<Tensor>& inputs, const char* whole_what, const Tensor& whole) {
+  const std::int64_t total = check_inputs(op, inputs);
+  const Tensor& first = inputs[0];
+  check_shape(op, whole_what, whole, first.shape().with_last(total));
+  check_dtype(op, whole_what, whole, first.dtype());
+  check_same_device(op, first, whole);
+  Layout layout{{}, static_cast<int>(inputs.size()), first.shape().rows(), total};
+  for (const Tensor& t : inputs) layout.widths.push_back(t.shape().last());
+  return layout;
+}
+
+// The typed data pointers of tensors (nullptr for undefined ones), P = T or const T.
+template <typename P>
+std::vector<P*> pointers_of(const std::vector<Tensor>& tensors) {
+  std::vector<P*> ptrs;
+  for (const Tensor& t : tensors) ptrs.push_back(ptr_or_null<std::remove_const_t<P>>(t));
+  return ptrs;
+}
 }  // namespace
 
 void concat_forward(Context& ctx, const std::vector<Tensor>& inputs, const Tensor& out) {
   const char* op = "concat";
-  const std::int64_t total = check_inputs(op, inputs);
+  const auto [widths, count, rows, total] = check_concat(op, inputs, "output", out);
   const Tensor& first = inputs[0];
-  check_shape(op, "output", out, first.shape().with_last(total));
-  check_dtype(op, "output", out, first.dtype());
-  check_same_device(op, first, out);
-  const std::int64_t rows = first.shape().rows();
-  const int count = static_cast<int>(inputs.size());
-  std::vector<std::int64_t> widths;
-  for (const Tensor& t : inputs) widths.push_back(t.shape().last());
   switch (first.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, first.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        std::vector<const T*> ptrs;
-        for (const Tensor& t : inputs) ptrs.push_back(t.data<T>());
-        cpu::concat_forward<T>(ptrs.data(), widths.data(), count, out.data<T>(), rows, total);
+      return dispatch_float(op, first.dtype(), [&]<typename T>() {
+        cpu::concat_forward<T>(pointers_of<const T>(inputs).data(), widths.data(), count, out.data<T>(), rows, total);
       });
-      return;
-    case DeviceKind::CUDA: {
-      require_cuda_f32(op, first);
-      std::int64_t offset = 0;
-      for (int i = 0; i < count; ++i) {
-        UCLUSTER_CUDA_CALL(op, cuda::concat_copy_in(ctx, inputs[i].data<float>(), out.data<float>(), rows, widths[i],
-                                                    offset, total));
-        offset += widths[i];
-      }
-      return;
-    }
+    case DeviceKind::CUDA:
+      return UCLUSTER_CUDA_CALL(op, first,
+                                cuda::concat_forward(ctx, pointers_of<const float>(inputs).data(), widths.data(), count,
+                                                     out.data<float>(), rows, total));
   }
 }
 
 void concat_backward(Context& ctx, const std::vector<Tensor>& inputs, const Tensor& dout,
                      const std::vector<Tensor>& dinputs) {
   const char* op = "concat backward";
-  const std::int64_t total = check_inputs(op, inputs);
+  const auto [widths, count, rows, total] = check_concat(op, inputs, "output gradient", dout);
   const Tensor& first = inputs[0];
   UCLUSTER_CHECK(dinputs.size() == inputs.size(), op, ": ", dinputs.size(), " input gradients for ", inputs.size(),
                  " inputs");
-  check_shape(op, "output gradient", dout, first.shape().with_last(total));
-  check_dtype(op, "output gradient", dout, first.dtype());
-  check_same_device(op, first, dout);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!dinputs[i].defined()) continue;
     check_shape(op, "input gradient", dinputs[i], inputs[i].shape());
     check_dtype(op, "input gradient", dinputs[i], first.dtype());
     check_same_device(op, first, dinputs[i]);
   }
-  const std::int64_t rows = first.shape().rows();
-  const int count = static_cast<int>(inputs.size());
-  std::vector<std::int64_t> widths;
-  for (const Tensor& t : inputs) widths.push_back(t.shape().last());
   switch (first.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, first.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        std::vector<T*> ptrs;
-        for (const Tensor& d : dinputs) ptrs.push_back(d.defined() ? d.data<T>() : nullptr);
-        cpu::concat_backward<T>(dout.data<T>(), ptrs.data(), widths.data(), count, rows, total);
+      return dispatch_float(op, first.dtype(), [&]<typename T>() {
+        cpu::concat_backward<T>(dout.data<T>(), pointers_of<T>(dinputs).data(), widths.data(), count, rows, total);
       });
-      return;
-    case DeviceKind::CUDA: {
-      require_cuda_f32(op, first);
-      std::int64_t offset = 0;
-      for (int i = 0; i < count; ++i) {
-        if (dinputs[i].defined())
-          UCLUSTER_CUDA_CALL(op, cuda::concat_add_out(ctx, dout.data<float>(), dinputs[i].data<float>(), rows,
-                                                      widths[i], offset, total));
-        offset += widths[i];
-      }
-      return;
-    }
+    case DeviceKind::CUDA:
+      return UCLUSTER_CUDA_CALL(op, first,
+                                cuda::concat_backward(ctx, dout.data<float>(), pointers_of<float>(dinputs).data(),
+                                                      widths.data(), count, rows, total));
   }
 }
 
@@ -126,7 +120,7 @@ Var concat(Tape& tape, const std::vector<Var>& inputs) {
   if (out->requires_grad) {
     tape.record("concat", [&tape, inputs, values, out] {
       std::vector<Tensor> grads;
-      for (const Var& v : inputs) grads.push_back(v->requires_grad ? tape.grad(v) : Tensor());
+      for (const Var& v : inputs) grads.push_back(tape.grad_if_needed(v));
       concat_backward(tape.ctx(), values, tape.grad(out), grads);
     });
   }

@@ -23,10 +23,6 @@ void check_dense(const Tensor& x, const Tensor& w, const Tensor& bias, const Ten
   check_shape("dense", "output", y, x.shape().with_last(w.dim(1)));
 }
 
-template <typename T>
-T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
 }  // namespace
 
 void dense_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
@@ -34,16 +30,13 @@ void dense_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor&
   const std::int64_t rows = x.shape().rows(), cin = w.dim(0), cout = w.dim(1);
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float("dense", x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float("dense", x.dtype(), [&]<typename T>() {
         cpu::dense_forward<T>(x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>(), rows, cin, cout);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32("dense", x);
-      UCLUSTER_CUDA_CALL("dense", cuda::dense_forward(ctx, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias),
-                                                      y.data<float>(), rows, cin, cout));
-      return;
+      return UCLUSTER_CUDA_CALL("dense", x,
+                                cuda::dense_forward(ctx, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias),
+                                                    y.data<float>(), rows, cin, cout));
   }
 }
 
@@ -56,19 +49,15 @@ void dense_backward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor
   const std::int64_t rows = x.shape().rows(), cin = w.dim(0), cout = w.dim(1);
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float("dense backward", x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float("dense backward", x.dtype(), [&]<typename T>() {
         cpu::dense_backward<T>(x.data<T>(), w.data<T>(), dy.data<T>(), ptr_or_null<T>(dx), ptr_or_null<T>(dw),
                                ptr_or_null<T>(dbias), rows, cin, cout);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32("dense backward", x);
-      UCLUSTER_CUDA_CALL("dense backward",
-                         cuda::dense_backward(ctx, x.data<float>(), w.data<float>(), dy.data<float>(),
-                                              ptr_or_null<float>(dx), ptr_or_null<float>(dw),
-                                              ptr_or_null<float>(dbias), rows, cin, cout));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          "dense backward", x,
+          cuda::dense_backward(ctx, x.data<float>(), w.data<float>(), dy.data<float>(), ptr_or_null<float>(dx),
+                               ptr_or_null<float>(dw), ptr_or_null<float>(dbias), rows, cin, cout));
   }
 }
 
@@ -82,15 +71,10 @@ void bias_add_forward(Context& ctx, const Tensor& x, const Tensor& bias, const T
   ctx.copy(y, x);
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float("bias_add", x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu::add_bias<T>(y.data<T>(), bias.data<T>(), rows, c);
-      });
-      return;
+      return dispatch_float("bias_add", x.dtype(),
+                            [&]<typename T>() { cpu::add_bias<T>(y.data<T>(), bias.data<T>(), rows, c); });
     case DeviceKind::CUDA:
-      require_cuda_f32("bias_add", x);
-      UCLUSTER_CUDA_CALL("bias_add", cuda::add_bias(ctx, y.data<float>(), bias.data<float>(), rows, c));
-      return;
+      return UCLUSTER_CUDA_CALL("bias_add", x, cuda::add_bias(ctx, y.data<float>(), bias.data<float>(), rows, c));
   }
 }
 
@@ -104,15 +88,11 @@ void bias_add_backward(Context& ctx, const Tensor& dy, const Tensor& dx, const T
   check_shape("bias_add backward", "bias gradient", dbias, Shape{c});
   switch (dy.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float("bias_add backward", dy.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu::bias_grad<T>(dy.data<T>(), dbias.data<T>(), rows, c);
-      });
-      return;
+      return dispatch_float("bias_add backward", dy.dtype(),
+                            [&]<typename T>() { cpu::bias_grad<T>(dy.data<T>(), dbias.data<T>(), rows, c); });
     case DeviceKind::CUDA:
-      require_cuda_f32("bias_add backward", dy);
-      UCLUSTER_CUDA_CALL("bias_add backward", cuda::bias_grad(ctx, dy.data<float>(), dbias.data<float>(), rows, c));
-      return;
+      return UCLUSTER_CUDA_CALL("bias_add backward", dy,
+                                cuda::bias_grad(ctx, dy.data<float>(), dbias.data<float>(), rows, c));
   }
 }
 
@@ -122,8 +102,7 @@ Var bias_add(Tape& tape, const Var& x, const Var& bias) {
   Var out = tape.output(y, {&x, &bias});
   if (out->requires_grad)
     tape.record("bias_add", [&tape, x, bias, out] {
-      bias_add_backward(tape.ctx(), tape.grad(out), x->requires_grad ? tape.grad(x) : Tensor(),
-                        bias->requires_grad ? tape.grad(bias) : Tensor());
+      bias_add_backward(tape.ctx(), tape.grad(out), tape.grad_if_needed(x), tape.grad_if_needed(bias));
     });
   return out;
 }
@@ -137,9 +116,8 @@ Var dense(Tape& tape, const Var& x, const Var& w, const Var& bias) {
   if (out->requires_grad) {
     tape.record("dense", [&tape, x, w, bias, out] {
       const Tensor& dy = tape.grad(out);
-      dense_backward(tape.ctx(), x->value, w->value, dy, x->requires_grad ? tape.grad(x) : Tensor(),
-                     w->requires_grad ? tape.grad(w) : Tensor(),
-                     bias && bias->requires_grad ? tape.grad(bias) : Tensor());
+      dense_backward(tape.ctx(), x->value, w->value, dy, tape.grad_if_needed(x), tape.grad_if_needed(w),
+                     tape.grad_if_needed(bias));
     });
   }
   return out;

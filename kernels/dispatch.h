@@ -1,15 +1,13 @@
-// Helpers for the device/dtype switch that every op in kernels/*.cpp performs:
+// The device switch that every op in kernels/*.cpp performs, as kernels/pool.cpp's mean_pool_forward
+// writes it:
 //
 //   switch (x.device().kind) {
 //     case DeviceKind::CPU:
-//       dispatch_float("relu", x.dtype(), [&](auto zero) {
-//         using T = decltype(zero);
-//         cpu::relu_forward<T>(x.data<T>(), y.data<T>(), x.numel());
+//       return dispatch_float(op, x.dtype(), [&]<typename T>() {
+//         cpu::mean_pool_forward<T>(x.data<T>(), y.data<T>(), B, N, C);
 //       });
-//       return;
 //     case DeviceKind::CUDA:
-//       UCLUSTER_CUDA_CALL("relu", cuda::relu_forward(cuda_stream(ctx), ...));
-//       return;
+//       return UCLUSTER_CUDA_CALL(op, x, cuda::mean_pool_forward(ctx, x.data<float>(), y.data<float>(), B, N, C));
 //   }
 //
 // The CPU kernels are templates instantiated for float (the engine's type) and double (used by the
@@ -21,11 +19,16 @@
 
 namespace ucluster {
 
+// Calls fn.template operator()<T>() with T the C++ type of dtype (float or double).
 template <typename Fn>
 void dispatch_float(const char* op, DType dtype, Fn&& fn) {
   switch (dtype) {
-    case DType::F32: fn(float{}); return;
-    case DType::F64: fn(double{}); return;
+    case DType::F32:
+      fn.template operator()<float>();
+      return;
+    case DType::F64:
+      fn.template operator()<double>();
+      return;
     default: fail(op, ": unsupported dtype ", dtype_name(dtype), " (float32 or float64 expected)");
   }
 }
@@ -40,8 +43,10 @@ inline void require_cuda_f32(const char* op, const Tensor& t) {
 
 }  // namespace ucluster
 
+// The CUDA case of the switch: checks that tensor t is float32, then makes the call; a binary built
+// without CUDA throws instead (and never references the CUDA body).
 #if UCLUSTER_WITH_CUDA
-#define UCLUSTER_CUDA_CALL(op, ...) __VA_ARGS__
+#define UCLUSTER_CUDA_CALL(op, t, ...) (::ucluster::require_cuda_f32(op, t), __VA_ARGS__)
 #else
-#define UCLUSTER_CUDA_CALL(op, ...) ::ucluster::fail(op, ": this binary was built without CUDA")
+#define UCLUSTER_CUDA_CALL(op, t, ...) ::ucluster::fail(op, ": this binary was built without CUDA")
 #endif

@@ -21,7 +21,24 @@ void check_indices(const char* op, const Tensor& points, const Tensor& idx) {
   check_same_device(op, points, idx);
 }
 
-void check_index_range(Context& ctx, const char* op, const Tensor& idx, std::int64_t n) {
+struct EdgeDims {
+  std::int64_t batch, n, k, channels;
+};
+
+// Checks points [B, N, C], idx and the edge tensor [B, N, k, C] (e, or de in the backward) against
+// each other.
+EdgeDims check_edge_diff(const char* op, const char* edges_what, const Tensor& points, const Tensor& idx,
+                         const Tensor& edges) {
+  check_indices(op, points, idx);
+  const EdgeDims d{points.dim(0), points.dim(1), idx.dim(2), points.dim(2)};
+  check_shape(op, edges_what, edges, Shape{d.batch, d.n, d.k, d.channels});
+  check_dtype(op, edges_what, edges, points.dtype());
+  check_same_device(op, points, edges);
+  return d;
+}
+
+// Every index of idx in [0, n); points: the float tensor of the op (x or dx).
+void check_index_range(Context& ctx, const char* op, const Tensor& points, const Tensor& idx, std::int64_t n) {
   switch (idx.device().kind) {
     case DeviceKind::CPU: {
       const std::int64_t bad = cpu::first_bad_index(idx.data<std::int32_t>(), idx.numel(), n);
@@ -37,7 +54,7 @@ void check_index_range(Context& ctx, const char* op, const Tensor& idx, std::int
       // capture; inside one the indices are not checked (they come from the kNN ops).
       if (cuda_runtime::is_capturing(ctx.cuda())) return;
       bool bad = false;
-      UCLUSTER_CUDA_CALL(op, bad = cuda::any_bad_index(ctx, idx.data<std::int32_t>(), idx.numel(), n));
+      UCLUSTER_CUDA_CALL(op, points, bad = cuda::any_bad_index(ctx, idx.data<std::int32_t>(), idx.numel(), n));
       UCLUSTER_CHECK(!bad, op, ": indices ", idx.describe(), " hold a value outside [0, ", n, ")");
       return;
     }
@@ -47,50 +64,37 @@ void check_index_range(Context& ctx, const char* op, const Tensor& idx, std::int
 }  // namespace
 
 void edge_diff_forward(Context& ctx, const Tensor& x, const Tensor& idx, const Tensor& e) {
-  check_indices("edge_diff", x, idx);
-  const std::int64_t batch = x.dim(0), n = x.dim(1), channels = x.dim(2), k = idx.dim(2);
-  check_shape("edge_diff", "output", e, Shape{batch, n, k, channels});
-  check_dtype("edge_diff", "output", e, x.dtype());
-  check_same_device("edge_diff", x, e);
-  check_index_range(ctx, "edge_diff", idx, n);
+  const char* op = "edge_diff";
+  const auto [batch, n, k, channels] = check_edge_diff(op, "output", x, idx, e);
+  check_index_range(ctx, op, x, idx, n);
   switch (x.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float("edge_diff", x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, x.dtype(), [&]<typename T>() {
         cpu::edge_diff_forward<T>(x.data<T>(), idx.data<std::int32_t>(), e.data<T>(), batch, n, k, channels);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32("edge_diff", x);
-      UCLUSTER_CUDA_CALL("edge_diff", cuda::edge_diff_forward(ctx, x.data<float>(), idx.data<std::int32_t>(),
-                                                              e.data<float>(), batch, n, k, channels));
-      return;
+      return UCLUSTER_CUDA_CALL(op, x,
+                                cuda::edge_diff_forward(ctx, x.data<float>(), idx.data<std::int32_t>(), e.data<float>(),
+                                                        batch, n, k, channels));
   }
 }
 
 void edge_diff_backward(Context& ctx, const Tensor& idx, const Tensor& de, const Tensor& dx) {
-  check_indices("edge_diff backward", dx, idx);
-  const std::int64_t batch = dx.dim(0), n = dx.dim(1), channels = dx.dim(2), k = idx.dim(2);
-  check_shape("edge_diff backward", "output gradient", de, Shape{batch, n, k, channels});
-  check_dtype("edge_diff backward", "output gradient", de, dx.dtype());
-  check_same_device("edge_diff backward", dx, de);
+  const char* op = "edge_diff backward";
+  const auto [batch, n, k, channels] = check_edge_diff(op, "output gradient", dx, idx, de);
   switch (dx.device().kind) {
     case DeviceKind::CPU:
       // The CSR build indexes by neighbour: an invalid index must not reach it.
-      check_index_range(ctx, "edge_diff backward", idx, n);
-      dispatch_float("edge_diff backward", dx.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      check_index_range(ctx, op, dx, idx, n);
+      return dispatch_float(op, dx.dtype(), [&]<typename T>() {
         cpu::edge_diff_backward<T>(idx.data<std::int32_t>(), de.data<T>(), dx.data<T>(), batch, n, k, channels);
       });
-      return;
     case DeviceKind::CUDA:
       // The CUDA body matches indices by comparison, so invalid ones are ignored, never followed;
       // they were rejected by the forward, and the backward avoids a second synchronisation.
-      require_cuda_f32("edge_diff backward", dx);
-      UCLUSTER_CUDA_CALL("edge_diff backward", cuda::edge_diff_backward(ctx, idx.data<std::int32_t>(),
-                                                                        de.data<float>(), dx.data<float>(), batch,
-                                                                        n, k, channels));
-      return;
+      return UCLUSTER_CUDA_CALL(op, dx,
+                                cuda::edge_diff_backward(ctx, idx.data<std::int32_t>(), de.data<float>(),
+                                                         dx.data<float>(), batch, n, k, channels));
   }
 }
 

@@ -8,11 +8,6 @@ namespace ucluster {
 
 namespace {
 
-template <typename T>
-T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 // A tensor that must have `shape` and the dtype and device of `like` (skipped when undefined and
 // optional).
 void check_like(const char* op, const char* what, const Tensor& t, const Tensor& like, const Shape& shape,
@@ -108,31 +103,13 @@ EdgeLayerGradArgs<T> grad_args_of(const EdgeLayerGrads& grads) {
           ptr_or_null<T>(grads.dbeta), grads.batch_statistics};
 }
 
-// Runs cpu_body(args, zero) with the CPU arguments for float or double, or cuda_body(args) on CUDA
-// (float32 only).
-template <typename Cpu, typename Cuda>
-void dispatch(const char* op, const EdgeLayer& edge, const Dims& d, Cpu&& cpu_body, Cuda&& cuda_body) {
-  switch (edge.projected.device().kind) {
-    case DeviceKind::CPU:
-      dispatch_float(op, edge.projected.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu_body(args_of<T>(edge, d), zero);
-      });
-      return;
-    case DeviceKind::CUDA:
-      require_cuda_f32(op, edge.projected);
-      UCLUSTER_CUDA_CALL(op, cuda_body(args_of<float>(edge, d)));
-      return;
-  }
-}
-
 EdgeLayer layer_of(const EdgeLayerVars& v) {
   return {v.projected->value, v.idx, v.bias->value, v.gamma->value, v.beta->value, v.mean, v.var, v.eps};
 }
 
 // The gradient tensors of the edge layer's Vars that require one.
 EdgeLayerGrads grads_of(Tape& tape, const EdgeLayerVars& v) {
-  auto grad_or_none = [&](const Var& x) { return x->requires_grad ? tape.grad(x) : Tensor(); };
+  auto grad_or_none = [&](const Var& x) { return tape.grad_if_needed(x); };
   return {grad_or_none(v.projected), grad_or_none(v.bias), grad_or_none(v.gamma), grad_or_none(v.beta),
           v.batch_statistics};
 }
@@ -153,28 +130,30 @@ void edge_batch_statistics(Context& ctx, const Tensor& projected, const Tensor& 
   check_like(op, "batch mean", batch_mean, projected, channels);
   check_like(op, "batch variance", batch_var, projected, channels);
   const EdgeLayer edge{projected, idx, bias, Tensor(), Tensor(), Tensor(), Tensor(), 0};
-  dispatch(
-      op, edge, d,
-      [&](const auto& a, auto zero) {
-        using T = decltype(zero);
-        cpu::edge_batch_statistics<T>(a, batch_mean.data<T>(), batch_var.data<T>(), sync);
-      },
-      [&](const EdgeLayerArgs<float>& a) {
-        cuda::edge_batch_statistics(ctx, a, batch_mean.data<float>(), batch_var.data<float>(), sync);
+  switch (edge.projected.device().kind) {
+    case DeviceKind::CPU:
+      return dispatch_float(op, edge.projected.dtype(), [&]<typename T>() {
+        cpu::edge_batch_statistics<T>(args_of<T>(edge, d), batch_mean.data<T>(), batch_var.data<T>(), sync);
       });
+    case DeviceKind::CUDA:
+      return UCLUSTER_CUDA_CALL(op, edge.projected,
+                                cuda::edge_batch_statistics(ctx, args_of<float>(edge, d), batch_mean.data<float>(),
+                                                            batch_var.data<float>(), sync));
+  }
 }
 
 void edge_layer_forward(Context& ctx, const EdgeLayer& edge, const Tensor& y) {
   const char* op = "edge_layer";
   const Dims d = check_edge_layer(op, edge);
   check_like(op, "edge features", y, edge.projected, Shape{d.batch, d.n, d.k, d.channels});
-  dispatch(
-      op, edge, d,
-      [&](const auto& a, auto zero) {
-        using T = decltype(zero);
-        cpu::edge_layer_forward<T>(a, y.data<T>());
-      },
-      [&](const EdgeLayerArgs<float>& a) { cuda::edge_layer_forward(ctx, a, y.data<float>()); });
+  switch (edge.projected.device().kind) {
+    case DeviceKind::CPU:
+      return dispatch_float(op, edge.projected.dtype(),
+                            [&]<typename T>() { cpu::edge_layer_forward<T>(args_of<T>(edge, d), y.data<T>()); });
+    case DeviceKind::CUDA:
+      return UCLUSTER_CUDA_CALL(op, edge.projected,
+                                cuda::edge_layer_forward(ctx, args_of<float>(edge, d), y.data<float>()));
+  }
 }
 
 void edge_score_forward(Context& ctx, const EdgeLayer& edge, const Tensor& w, const Tensor& w_bias,
@@ -183,15 +162,16 @@ void edge_score_forward(Context& ctx, const EdgeLayer& edge, const Tensor& w, co
   const Dims d = check_edge_layer(op, edge);
   check_score_weights(op, edge, d, w, w_bias);
   check_like(op, "score", score, edge.projected, Shape{d.batch, d.n, d.k, 1});
-  dispatch(
-      op, edge, d,
-      [&](const auto& a, auto zero) {
-        using T = decltype(zero);
-        cpu::edge_score_forward<T>(a, w.data<T>(), ptr_or_null<T>(w_bias), score.data<T>());
-      },
-      [&](const EdgeLayerArgs<float>& a) {
-        cuda::edge_score_forward(ctx, a, w.data<float>(), ptr_or_null<float>(w_bias), score.data<float>());
+  switch (edge.projected.device().kind) {
+    case DeviceKind::CPU:
+      return dispatch_float(op, edge.projected.dtype(), [&]<typename T>() {
+        cpu::edge_score_forward<T>(args_of<T>(edge, d), w.data<T>(), ptr_or_null<T>(w_bias), score.data<T>());
       });
+    case DeviceKind::CUDA:
+      return UCLUSTER_CUDA_CALL(op, edge.projected,
+                                cuda::edge_score_forward(ctx, args_of<float>(edge, d), w.data<float>(),
+                                                         ptr_or_null<float>(w_bias), score.data<float>()));
+  }
 }
 
 void edge_score_backward(Context& ctx, const EdgeLayer& edge, const EdgeLayerGrads& grads, const Tensor& w,
@@ -203,17 +183,18 @@ void edge_score_backward(Context& ctx, const EdgeLayer& edge, const EdgeLayerGra
   check_like(op, "score gradient", dscore, edge.projected, Shape{d.batch, d.n, d.k, 1});
   check_like(op, "score-weight gradient", dw, edge.projected, w.shape(), true);
   check_like(op, "score-bias gradient", dw_bias, edge.projected, Shape{1}, true);
-  dispatch(
-      op, edge, d,
-      [&](const auto& a, auto zero) {
-        using T = decltype(zero);
-        cpu::edge_score_backward<T>(a, grad_args_of<T>(grads), w.data<T>(), dscore.data<T>(), ptr_or_null<T>(dw),
-                                    ptr_or_null<T>(dw_bias), sync);
-      },
-      [&](const EdgeLayerArgs<float>& a) {
-        cuda::edge_score_backward(ctx, a, grad_args_of<float>(grads), w.data<float>(), dscore.data<float>(),
-                                  ptr_or_null<float>(dw), ptr_or_null<float>(dw_bias), sync);
+  switch (edge.projected.device().kind) {
+    case DeviceKind::CPU:
+      return dispatch_float(op, edge.projected.dtype(), [&]<typename T>() {
+        cpu::edge_score_backward<T>(args_of<T>(edge, d), grad_args_of<T>(grads), w.data<T>(), dscore.data<T>(),
+                                    ptr_or_null<T>(dw), ptr_or_null<T>(dw_bias), sync);
       });
+    case DeviceKind::CUDA:
+      return UCLUSTER_CUDA_CALL(
+          op, edge.projected,
+          cuda::edge_score_backward(ctx, args_of<float>(edge, d), grad_args_of<float>(grads), w.data<float>(),
+                                    dscore.data<float>(), ptr_or_null<float>(dw), ptr_or_null<float>(dw_bias), sync));
+  }
 }
 
 void edge_aggregate_forward(Context& ctx, const EdgeLayer& edge, const Tensor& alpha, const Tensor& out_bias,
@@ -224,16 +205,18 @@ void edge_aggregate_forward(Context& ctx, const EdgeLayer& edge, const Tensor& a
   check_like(op, "output bias", out_bias, edge.projected, Shape{d.channels}, true);
   check_like(op, "attention output", o, edge.projected, edge.projected.shape());
   check_like(op, "neighbour max", g, edge.projected, edge.projected.shape());
-  dispatch(
-      op, edge, d,
-      [&](const auto& a, auto zero) {
-        using T = decltype(zero);
-        cpu::edge_aggregate_forward<T>(a, alpha.data<T>(), ptr_or_null<T>(out_bias), o.data<T>(), g.data<T>());
-      },
-      [&](const EdgeLayerArgs<float>& a) {
-        cuda::edge_aggregate_forward(ctx, a, alpha.data<float>(), ptr_or_null<float>(out_bias), o.data<float>(),
-                                     g.data<float>());
+  switch (edge.projected.device().kind) {
+    case DeviceKind::CPU:
+      return dispatch_float(op, edge.projected.dtype(), [&]<typename T>() {
+        cpu::edge_aggregate_forward<T>(args_of<T>(edge, d), alpha.data<T>(), ptr_or_null<T>(out_bias), o.data<T>(),
+                                       g.data<T>());
       });
+    case DeviceKind::CUDA:
+      return UCLUSTER_CUDA_CALL(
+          op, edge.projected,
+          cuda::edge_aggregate_forward(ctx, args_of<float>(edge, d), alpha.data<float>(), ptr_or_null<float>(out_bias),
+                                       o.data<float>(), g.data<float>()));
+  }
 }
 
 void edge_aggregate_backward(Context& ctx, const EdgeLayer& edge, const EdgeLayerGrads& grads, const Tensor& alpha,
@@ -249,19 +232,20 @@ void edge_aggregate_backward(Context& ctx, const EdgeLayer& edge, const EdgeLaye
   check_like(op, "neighbour-max gradient", dg, edge.projected, points, true);
   check_like(op, "attention-weight gradient", dalpha, edge.projected, edges, true);
   check_like(op, "output-bias gradient", dout_bias, edge.projected, Shape{d.channels}, true);
-  dispatch(
-      op, edge, d,
-      [&](const auto& a, auto zero) {
-        using T = decltype(zero);
-        cpu::edge_aggregate_backward<T>(a, grad_args_of<T>(grads), alpha.data<T>(), g.data<T>(),
+  switch (edge.projected.device().kind) {
+    case DeviceKind::CPU:
+      return dispatch_float(op, edge.projected.dtype(), [&]<typename T>() {
+        cpu::edge_aggregate_backward<T>(args_of<T>(edge, d), grad_args_of<T>(grads), alpha.data<T>(), g.data<T>(),
                                         ptr_or_null<T>(dout), ptr_or_null<T>(dg), ptr_or_null<T>(dalpha),
                                         ptr_or_null<T>(dout_bias), sync);
-      },
-      [&](const EdgeLayerArgs<float>& a) {
-        cuda::edge_aggregate_backward(ctx, a, grad_args_of<float>(grads), alpha.data<float>(), g.data<float>(),
-                                      ptr_or_null<float>(dout), ptr_or_null<float>(dg), ptr_or_null<float>(dalpha),
-                                      ptr_or_null<float>(dout_bias), sync);
       });
+    case DeviceKind::CUDA:
+      return UCLUSTER_CUDA_CALL(
+          op, edge.projected,
+          cuda::edge_aggregate_backward(ctx, args_of<float>(edge, d), grad_args_of<float>(grads), alpha.data<float>(),
+                                        g.data<float>(), ptr_or_null<float>(dout), ptr_or_null<float>(dg),
+                                        ptr_or_null<float>(dalpha), ptr_or_null<float>(dout_bias), sync));
+  }
 }
 
 Var edge_score(Tape& tape, const EdgeLayerVars& edge, const Var& w, const Var& w_bias, const ReplicaSum& sync) {
@@ -274,8 +258,7 @@ Var edge_score(Tape& tape, const EdgeLayerVars& edge, const Var& w, const Var& w
   if (out->requires_grad)
     tape.record("edge_score", [&tape, edge, w, w_bias, out, sync] {
       edge_score_backward(tape.ctx(), layer_of(edge), grads_of(tape, edge), w->value, tape.grad(out),
-                          w->requires_grad ? tape.grad(w) : Tensor(),
-                          w_bias && w_bias->requires_grad ? tape.grad(w_bias) : Tensor(), sync);
+                          tape.grad_if_needed(w), tape.grad_if_needed(w_bias), sync);
     });
   return out;
 }
@@ -292,9 +275,8 @@ EdgeAggregateResult edge_aggregate(Tape& tape, const EdgeLayerVars& edge, const 
   EdgeAggregateResult out{tape.output(o, inputs), tape.output(g, inputs)};
   if (out.o->requires_grad)
     tape.record("edge_aggregate", [&tape, edge, alpha, out_bias, o = out.o, g = out.g, sync] {
-      edge_aggregate_backward(tape.ctx(), layer_of(edge), grads_of(tape, edge), alpha->value, g->value,
-                              tape.grad(o), tape.grad(g), alpha->requires_grad ? tape.grad(alpha) : Tensor(),
-                              out_bias && out_bias->requires_grad ? tape.grad(out_bias) : Tensor(), sync);
+      edge_aggregate_backward(tape.ctx(), layer_of(edge), grads_of(tape, edge), alpha->value, g->value, tape.grad(o),
+                              tape.grad(g), tape.grad_if_needed(alpha), tape.grad_if_needed(out_bias), sync);
     });
   return out;
 }

@@ -1,4 +1,4 @@
-// The fused edge path of a GAP block (spec 2.3, issue #6 item 2): everything that runs on the
+// The fused edge path of a GAP block (spec 2.3): everything that runs on the
 // B N k edges of the kNN graph, computed without ever storing a per-edge, per-channel tensor.
 //
 // The edge layer of a block is
@@ -28,9 +28,9 @@
 // the ReLU) before the per-edge de = gamma inv_std / M (M dy_hat - S1 - x_hat S2) can be formed.
 // The batch-norm backward is linear in dy, so the two consumers may each do it for their own share:
 // the sum of the two is the gradient of the unfused graph. TF's ReLU gradient at 0 is 0; the max's
-// gradient is split equally among exactly tied maxima (spec 8 #16), as neighbor_max does.
+// gradient is split equally among exactly tied maxima (spec 8 #16), as neighbour_max does.
 //
-// Synchronised batch norm (kernels/batch_norm.h's contract, issue #5): with a non-empty sync, the
+// Synchronised batch norm (kernels/batch_norm.h's contract): with a non-empty sync, the
 // training statistics and the backward sums run over the edges of all replicas. Calls, with the
 // same sizes on the CPU and CUDA backends: edge_batch_statistics makes two ([sum e (A), rows], then
 // [sum (e - mean)^2 (A)]); each backward in training mode makes one ([S1 (A), S2 (A), rows]).

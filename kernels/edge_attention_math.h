@@ -13,13 +13,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/cpu/relu_branchless.h"
-
-#ifdef __CUDACC__
-#define UCLUSTER_HOST_DEVICE __host__ __device__
-#else
-#define UCLUSTER_HOST_DEVICE
-#endif
+#include "kernels/host_device.h"
+#include "kernels/relu_branchless.h"
 
 namespace ucluster {
 
@@ -52,35 +47,29 @@ struct EdgeLayerGradArgs {
 
 namespace edge_math {
 
-template <typename T>
-UCLUSTER_HOST_DEVICE inline T add(T a, T b) {
+// One correctly rounded add, subtract and multiply: the _rn intrinsics on the device, the plain
+// operators on the host.
 #ifdef __CUDA_ARCH__
-  if constexpr (sizeof(T) == 4) return __fadd_rn(a, b);
-  else return __dadd_rn(a, b);
+__device__ inline float add(float a, float b) { return __fadd_rn(a, b); }
+__device__ inline double add(double a, double b) { return __dadd_rn(a, b); }
+__device__ inline float sub(float a, float b) { return __fsub_rn(a, b); }
+__device__ inline double sub(double a, double b) { return __dsub_rn(a, b); }
+__device__ inline float mul(float a, float b) { return __fmul_rn(a, b); }
+__device__ inline double mul(double a, double b) { return __dmul_rn(a, b); }
 #else
+template <typename T>
+inline T add(T a, T b) {
   return a + b;
-#endif
 }
-
 template <typename T>
-UCLUSTER_HOST_DEVICE inline T sub(T a, T b) {
-#ifdef __CUDA_ARCH__
-  if constexpr (sizeof(T) == 4) return __fsub_rn(a, b);
-  else return __dsub_rn(a, b);
-#else
+inline T sub(T a, T b) {
   return a - b;
-#endif
 }
-
 template <typename T>
-UCLUSTER_HOST_DEVICE inline T mul(T a, T b) {
-#ifdef __CUDA_ARCH__
-  if constexpr (sizeof(T) == 4) return __fmul_rn(a, b);
-  else return __dmul_rn(a, b);
-#else
+inline T mul(T a, T b) {
   return a * b;
-#endif
 }
+#endif
 
 // 1 / sqrt(var + eps), in double (correctly rounded sqrt and division on both backends), rounded to T.
 template <typename T>
@@ -111,15 +100,15 @@ UCLUSTER_HOST_DEVICE inline T edge_pre_relu(T x_hat, T gamma, T beta) {
   return add(mul(gamma, x_hat), beta);
 }
 
-// ReLU as leaky_relu with slope 0 computes it: v above zero, else 0 * v (-0 for negative v, NaN stays
-// NaN). The host form is cpu::relu_value (branch-free, the same value in every case), so host and
-// device agree bit for bit.
+// ReLU as leaky_relu with slope 0 computes it: v above zero, else 0 * v (-0 for negative v, NaN
+// stays NaN). The host form is relu_value (kernels/relu_branchless.h: branch-free, the same value in
+// every case), so host and device agree bit for bit.
 template <typename T>
 UCLUSTER_HOST_DEVICE inline T relu(T v) {
 #ifdef __CUDA_ARCH__
   return v > T(0) ? v : mul(T(0), v);
 #else
-  return cpu::relu_value(v);
+  return relu_value(v);
 #endif
 }
 

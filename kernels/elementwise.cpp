@@ -20,16 +20,13 @@ void combine(Context& ctx, const char* op, const Tensor& a, const Tensor& b, dou
   const std::int64_t n = a.numel();
   switch (a.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, a.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu::add_scaled<T>(a.data<T>(), b.defined() ? b.data<T>() : nullptr, out.data<T>(), n, T(alpha), T(beta));
+      return dispatch_float(op, a.dtype(), [&]<typename T>() {
+        cpu::add_scaled<T>(a.data<T>(), ptr_or_null<T>(b), out.data<T>(), n, T(alpha), T(beta));
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, a);
-      UCLUSTER_CUDA_CALL(op, cuda::add_scaled(ctx, a.data<float>(), b.defined() ? b.data<float>() : nullptr,
-                                              out.data<float>(), n, float(alpha), float(beta)));
-      return;
+      return UCLUSTER_CUDA_CALL(op, a,
+                                cuda::add_scaled(ctx, a.data<float>(), ptr_or_null<float>(b), out.data<float>(), n,
+                                                 float(alpha), float(beta)));
   }
 }
 
@@ -38,15 +35,11 @@ void accumulate(Context& ctx, const char* op, const Tensor& src, double alpha, c
   const std::int64_t n = src.numel();
   switch (src.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, src.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu::accumulate_scaled<T>(src.data<T>(), dst.data<T>(), n, T(alpha));
-      });
-      return;
+      return dispatch_float(
+          op, src.dtype(), [&]<typename T>() { cpu::accumulate_scaled<T>(src.data<T>(), dst.data<T>(), n, T(alpha)); });
     case DeviceKind::CUDA:
-      require_cuda_f32(op, src);
-      UCLUSTER_CUDA_CALL(op, cuda::accumulate_scaled(ctx, src.data<float>(), dst.data<float>(), n, float(alpha)));
-      return;
+      return UCLUSTER_CUDA_CALL(op, src,
+                                cuda::accumulate_scaled(ctx, src.data<float>(), dst.data<float>(), n, float(alpha)));
   }
 }
 }  // namespace
@@ -95,8 +88,7 @@ Var add_scaled(Tape& tape, const Var& a, const Var& b, double alpha, double beta
   Var out = tape.output(y, {&a, &b});
   if (out->requires_grad)
     tape.record("add_scaled", [&tape, a, b, out, alpha, beta] {
-      add_scaled_backward(tape.ctx(), tape.grad(out), alpha, beta, a->requires_grad ? tape.grad(a) : Tensor(),
-                          b->requires_grad ? tape.grad(b) : Tensor());
+      add_scaled_backward(tape.ctx(), tape.grad(out), alpha, beta, tape.grad_if_needed(a), tape.grad_if_needed(b));
     });
   return out;
 }

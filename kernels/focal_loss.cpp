@@ -37,19 +37,15 @@ void backward_unchecked(Context& ctx, const Tensor& logits, const Tensor& target
   const std::int64_t batch = logits.dim(0), classes = logits.dim(1);
   switch (logits.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float("focal_loss backward", logits.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float("focal_loss backward", logits.dtype(), [&]<typename T>() {
         cpu::focal_loss_backward<T>(logits.data<T>(), target.data<std::int32_t>(), dloss.data<T>(),
                                     dlogits.data<T>(), batch, classes, gamma, alpha);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32("focal_loss backward", logits);
-      UCLUSTER_CUDA_CALL("focal_loss backward",
-                         cuda::focal_loss_backward(ctx, logits.data<float>(), target.data<std::int32_t>(),
-                                                   dloss.data<float>(), dlogits.data<float>(), batch, classes,
-                                                   gamma, alpha));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          "focal_loss backward", logits,
+          cuda::focal_loss_backward(ctx, logits.data<float>(), target.data<std::int32_t>(), dloss.data<float>(),
+                                    dlogits.data<float>(), batch, classes, gamma, alpha));
   }
 }
 }  // namespace
@@ -65,17 +61,14 @@ void focal_loss_forward(Context& ctx, const Tensor& logits, const Tensor& target
   check_targets(ctx, op, target, classes);
   switch (logits.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, logits.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, logits.dtype(), [&]<typename T>() {
         cpu::focal_loss_forward<T>(logits.data<T>(), target.data<std::int32_t>(), loss.data<T>(), batch, classes,
                                    gamma, alpha);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, logits);
-      UCLUSTER_CUDA_CALL(op, cuda::focal_loss_forward(ctx, logits.data<float>(), target.data<std::int32_t>(),
-                                                      loss.data<float>(), batch, classes, gamma, alpha));
-      return;
+      return UCLUSTER_CUDA_CALL(op, logits,
+                                cuda::focal_loss_forward(ctx, logits.data<float>(), target.data<std::int32_t>(),
+                                                         loss.data<float>(), batch, classes, gamma, alpha));
   }
 }
 

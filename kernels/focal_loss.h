@@ -5,11 +5,9 @@
 #pragma once
 
 #include "engine/autograd.h"
+#include "kernels/focal_loss_constants.h"
 
 namespace ucluster {
-
-// Epsilon added to the target probability before the logarithm (spec 3.1; caps FL at alpha*20.7).
-constexpr double kFocalLossEpsilon = 1e-9;
 
 // loss (shape [1], dtype of logits) = mean over the batch of FL_b. target is int32 [B]; a target
 // outside [0, C) throws ucluster::Error naming the jet and the value (on CUDA the targets are

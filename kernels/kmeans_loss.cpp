@@ -9,10 +9,6 @@
 namespace ucluster {
 
 namespace {
-template <typename T>
-T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
 
 void check_kmeans(const char* op, const Tensor& z, const Tensor& mu, double alpha) {
   check_rank(op, "embeddings z", z, 2);
@@ -45,17 +41,14 @@ void kmeans_loss_forward(Context& ctx, const Tensor& z, const Tensor& mu, double
   const std::int64_t batch = z.dim(0), clusters = mu.dim(0), dim = z.dim(1);
   switch (z.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, z.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, z.dtype(), [&]<typename T>() {
         cpu::kmeans_loss_forward<T>(z.data<T>(), mu.data<T>(), loss.data<T>(), ptr_or_null<T>(dist), batch,
                                     clusters, dim, alpha);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, z);
-      UCLUSTER_CUDA_CALL(op, cuda::kmeans_loss_forward(ctx, z.data<float>(), mu.data<float>(), loss.data<float>(),
-                                                       ptr_or_null<float>(dist), batch, clusters, dim, alpha));
-      return;
+      return UCLUSTER_CUDA_CALL(op, z,
+                                cuda::kmeans_loss_forward(ctx, z.data<float>(), mu.data<float>(), loss.data<float>(),
+                                                          ptr_or_null<float>(dist), batch, clusters, dim, alpha));
   }
 }
 
@@ -70,18 +63,15 @@ void kmeans_loss_backward(Context& ctx, const Tensor& z, const Tensor& mu, doubl
   const std::int64_t batch = z.dim(0), clusters = mu.dim(0), dim = z.dim(1);
   switch (z.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, z.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, z.dtype(), [&]<typename T>() {
         cpu::kmeans_loss_backward<T>(z.data<T>(), mu.data<T>(), dloss.data<T>(), ptr_or_null<T>(dz),
                                      ptr_or_null<T>(dmu), batch, clusters, dim, alpha);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, z);
-      UCLUSTER_CUDA_CALL(op, cuda::kmeans_loss_backward(ctx, z.data<float>(), mu.data<float>(), dloss.data<float>(),
-                                                        ptr_or_null<float>(dz), ptr_or_null<float>(dmu), batch,
-                                                        clusters, dim, alpha));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, z,
+          cuda::kmeans_loss_backward(ctx, z.data<float>(), mu.data<float>(), dloss.data<float>(),
+                                     ptr_or_null<float>(dz), ptr_or_null<float>(dmu), batch, clusters, dim, alpha));
   }
 }
 
@@ -97,16 +87,12 @@ void kmeans_assign(Context& ctx, const Tensor& dist, const Tensor& assign) {
   const std::int64_t batch = dist.dim(0), clusters = dist.dim(1);
   switch (dist.device().kind) {
     case DeviceKind::CPU:
-      dispatch_float(op, dist.dtype(), [&](auto zero) {
-        using T = decltype(zero);
+      return dispatch_float(op, dist.dtype(), [&]<typename T>() {
         cpu::kmeans_assign<T>(dist.data<T>(), assign.data<std::int32_t>(), batch, clusters);
       });
-      return;
     case DeviceKind::CUDA:
-      require_cuda_f32(op, dist);
-      UCLUSTER_CUDA_CALL(op, cuda::kmeans_assign(ctx, dist.data<float>(), assign.data<std::int32_t>(), batch,
-                                                 clusters));
-      return;
+      return UCLUSTER_CUDA_CALL(
+          op, dist, cuda::kmeans_assign(ctx, dist.data<float>(), assign.data<std::int32_t>(), batch, clusters));
   }
 }
 
@@ -127,8 +113,8 @@ KMeansLossResult kmeans_loss(Tape& tape, const Var& z, const Var& mu, double alp
   Var out = tape.output(loss, {&z, &mu});
   if (out->requires_grad)
     tape.record("kmeans_loss", [&tape, z, mu, alpha, out] {
-      kmeans_loss_backward(tape.ctx(), z->value, mu->value, alpha, tape.grad(out),
-                           z->requires_grad ? tape.grad(z) : Tensor(), mu->requires_grad ? tape.grad(mu) : Tensor());
+      kmeans_loss_backward(tape.ctx(), z->value, mu->value, alpha, tape.grad(out), tape.grad_if_needed(z),
+                           tape.grad_if_needed(mu));
     });
   return {out, dist};
 }

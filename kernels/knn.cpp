@@ -30,58 +30,54 @@ void check_knn(const char* op, const Tensor& x, std::int64_t min_features, std::
   check_same_device(op, x, idx);
 }
 
+// The two graphs differ in their distance (kernels/knn.h) and in the features they need: kNN #1
+// reads the two coordinates and the padding flag.
+enum class Graph { Coordinates, Features };
+
+const char* name_of(Graph graph) { return graph == Graph::Coordinates ? "knn_coordinates" : "knn_features"; }
+std::int64_t min_features_of(Graph graph) { return graph == Graph::Coordinates ? 3 : 1; }
+
+void knn_forward(Context& ctx, Graph graph, const Tensor& x, std::int64_t k, const Tensor& idx) {
+  const char* op = name_of(graph);
+  check_knn(op, x, min_features_of(graph), k, idx);
+  const std::int64_t batch = x.dim(0), n = x.dim(1), features = x.dim(2);
+  std::int32_t* out = idx.data<std::int32_t>();
+  const bool coordinates = graph == Graph::Coordinates;
+  switch (x.device().kind) {
+    case DeviceKind::CPU:
+      return dispatch_float(op, x.dtype(), [&]<typename T>() {
+        if (coordinates)
+          cpu::knn_coordinates<T>(x.data<T>(), out, batch, n, features, k);
+        else
+          cpu::knn_features<T>(x.data<T>(), out, batch, n, features, k);
+      });
+    case DeviceKind::CUDA:
+      return UCLUSTER_CUDA_CALL(op, x,
+                                coordinates ? cuda::knn_coordinates(ctx, x.data<float>(), out, batch, n, features, k)
+                                            : cuda::knn_features(ctx, x.data<float>(), out, batch, n, features, k));
+  }
+}
+
+Tensor knn(Context& ctx, Graph graph, const Tensor& x, std::int64_t k) {
+  check_knn_input(name_of(graph), x, min_features_of(graph), k);
+  Tensor idx = ctx.empty(Shape{x.dim(0), x.dim(1), k}, DType::I32, x.device());
+  knn_forward(ctx, graph, x, k, idx);
+  return idx;
+}
+
 }  // namespace
 
 void knn_coordinates_forward(Context& ctx, const Tensor& x, std::int64_t k, const Tensor& idx) {
-  // Features 0, 1 are the coordinates, feature 2 the padding flag (spec 2.2).
-  check_knn("knn_coordinates", x, 3, k, idx);
-  const std::int64_t batch = x.dim(0), n = x.dim(1), features = x.dim(2);
-  switch (x.device().kind) {
-    case DeviceKind::CPU:
-      dispatch_float("knn_coordinates", x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu::knn_coordinates<T>(x.data<T>(), idx.data<std::int32_t>(), batch, n, features, k);
-      });
-      return;
-    case DeviceKind::CUDA:
-      require_cuda_f32("knn_coordinates", x);
-      UCLUSTER_CUDA_CALL("knn_coordinates", cuda::knn_coordinates(ctx, x.data<float>(), idx.data<std::int32_t>(),
-                                                                  batch, n, features, k));
-      return;
-  }
+  knn_forward(ctx, Graph::Coordinates, x, k, idx);
 }
 
 void knn_features_forward(Context& ctx, const Tensor& h, std::int64_t k, const Tensor& idx) {
-  check_knn("knn_features", h, 1, k, idx);
-  const std::int64_t batch = h.dim(0), n = h.dim(1), channels = h.dim(2);
-  switch (h.device().kind) {
-    case DeviceKind::CPU:
-      dispatch_float("knn_features", h.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu::knn_features<T>(h.data<T>(), idx.data<std::int32_t>(), batch, n, channels, k);
-      });
-      return;
-    case DeviceKind::CUDA:
-      require_cuda_f32("knn_features", h);
-      UCLUSTER_CUDA_CALL("knn_features",
-                         cuda::knn_features(ctx, h.data<float>(), idx.data<std::int32_t>(), batch, n, channels, k));
-      return;
-  }
+  knn_forward(ctx, Graph::Features, h, k, idx);
 }
 
-Tensor knn_coordinates(Context& ctx, const Tensor& x, std::int64_t k) {
-  check_knn_input("knn_coordinates", x, 3, k);
-  Tensor idx = ctx.empty(Shape{x.dim(0), x.dim(1), k}, DType::I32, x.device());
-  knn_coordinates_forward(ctx, x, k, idx);
-  return idx;
-}
+Tensor knn_coordinates(Context& ctx, const Tensor& x, std::int64_t k) { return knn(ctx, Graph::Coordinates, x, k); }
 
-Tensor knn_features(Context& ctx, const Tensor& h, std::int64_t k) {
-  check_knn_input("knn_features", h, 1, k);
-  Tensor idx = ctx.empty(Shape{h.dim(0), h.dim(1), k}, DType::I32, h.device());
-  knn_features_forward(ctx, h, k, idx);
-  return idx;
-}
+Tensor knn_features(Context& ctx, const Tensor& h, std::int64_t k) { return knn(ctx, Graph::Features, h, k); }
 
 Tensor knn_coordinates(Tape& tape, const Var& x, std::int64_t k) { return knn_coordinates(tape.ctx(), x->value, k); }
 

@@ -12,51 +12,52 @@ void check_points_input(const char* op, const char* what, const Tensor& x) {
   UCLUSTER_CHECK(x.dim(1) > 0, op, ": ", what, " ", x.describe(), " has no points to average over");
 }
 
-void check_pooled(const char* op, const char* what, const Tensor& y, const Tensor& x) {
-  check_defined(op, what, y);
-  UCLUSTER_CHECK(y.shape() == (Shape{x.dim(0), x.dim(2)}), op, ": ", what, " ", y.describe(), " does not match ",
-                 x.describe(), " (expected [", x.dim(0), ",", x.dim(2), "])");
-  check_dtype(op, what, y, x.dtype());
-  check_same_device(op, x, y);
+struct PoolDims {
+  std::int64_t batch, n, channels;
+};
+
+// points [B, N, C] (x, or dx in the backward) and pooled [B, C] (y, or dy); returns B, N, C.
+PoolDims check_pool(const char* op, const char* points_what, const Tensor& points, const char* pooled_what,
+                    const Tensor& pooled) {
+  check_points_input(op, points_what, points);
+  check_defined(op, pooled_what, pooled);
+  UCLUSTER_CHECK(pooled.shape() == (Shape{points.dim(0), points.dim(2)}), op, ": ", pooled_what, " ", pooled.describe(),
+                 " does not match ", points.describe(), " (expected [", points.dim(0), ",", points.dim(2), "])");
+  check_dtype(op, pooled_what, pooled, points.dtype());
+  check_same_device(op, points, pooled);
+  return {points.dim(0), points.dim(1), points.dim(2)};
+}
+}  // namespace
+
+namespace {
+// The forward (y = mean over the points of x) or the backward (dx += dy / N): both read or write
+// points [B, N, C] (x, dx) and pooled [B, C] (y, dy).
+void mean_pool_pass(Context& ctx, const char* op, bool backward, const Tensor& points, const Tensor& pooled) {
+  const auto [B, N, C] = backward ? check_pool(op, "input gradient", points, "output gradient", pooled)
+                                  : check_pool(op, "input", points, "output", pooled);
+  switch (points.device().kind) {
+    case DeviceKind::CPU:
+      return dispatch_float(op, points.dtype(), [&]<typename T>() {
+        if (backward)
+          cpu::mean_pool_backward<T>(pooled.data<T>(), points.data<T>(), B, N, C);
+        else
+          cpu::mean_pool_forward<T>(points.data<T>(), pooled.data<T>(), B, N, C);
+      });
+    case DeviceKind::CUDA:
+      return UCLUSTER_CUDA_CALL(
+          op, points,
+          backward ? cuda::mean_pool_backward(ctx, pooled.data<float>(), points.data<float>(), B, N, C)
+                   : cuda::mean_pool_forward(ctx, points.data<float>(), pooled.data<float>(), B, N, C));
+  }
 }
 }  // namespace
 
 void mean_pool_forward(Context& ctx, const Tensor& x, const Tensor& y) {
-  const char* op = "mean_pool";
-  check_points_input(op, "input", x);
-  check_pooled(op, "output", y, x);
-  const std::int64_t B = x.dim(0), N = x.dim(1), C = x.dim(2);
-  switch (x.device().kind) {
-    case DeviceKind::CPU:
-      dispatch_float(op, x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu::mean_pool_forward<T>(x.data<T>(), y.data<T>(), B, N, C);
-      });
-      return;
-    case DeviceKind::CUDA:
-      require_cuda_f32(op, x);
-      UCLUSTER_CUDA_CALL(op, cuda::mean_pool_forward(ctx, x.data<float>(), y.data<float>(), B, N, C));
-      return;
-  }
+  mean_pool_pass(ctx, "mean_pool", false, x, y);
 }
 
 void mean_pool_backward(Context& ctx, const Tensor& dy, const Tensor& dx) {
-  const char* op = "mean_pool backward";
-  check_points_input(op, "input gradient", dx);
-  check_pooled(op, "output gradient", dy, dx);
-  const std::int64_t B = dx.dim(0), N = dx.dim(1), C = dx.dim(2);
-  switch (dx.device().kind) {
-    case DeviceKind::CPU:
-      dispatch_float(op, dx.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        cpu::mean_pool_backward<T>(dy.data<T>(), dx.data<T>(), B, N, C);
-      });
-      return;
-    case DeviceKind::CUDA:
-      require_cuda_f32(op, dx);
-      UCLUSTER_CUDA_CALL(op, cuda::mean_pool_backward(ctx, dy.data<float>(), dx.data<float>(), B, N, C));
-      return;
-  }
+  mean_pool_pass(ctx, "mean_pool backward", true, dx, dy);
 }
 
 Var mean_pool(Tape& tape, const Var& x) {

@@ -1,5 +1,5 @@
-// The all-reduce callback of synchronised (cross-replica) batch norm, issue #5 item 3. It lives in
-// its own header so that kernels/batch_norm.h and the CPU/CUDA bodies can all see it.
+// The all-reduce callback of synchronised (cross-replica) batch norm. It lives in its own header so
+// that kernels/batch_norm.h and the CPU/CUDA bodies can all see it.
 #pragma once
 
 #include <cstdint>

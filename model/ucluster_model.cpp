@@ -185,7 +185,7 @@ struct UClusterModel::Pass {
     const Scope scope(tape, prefix + "_attention");
     Var alpha = attention_softmax(tape, a, c, kAttentionLeakySlope);
     Var o = relu(tape, attention_aggregate(tape, alpha, y, param(prefix + "_out.b")));
-    Var g = neighbor_max(tape, y);
+    Var g = neighbour_max(tape, y);
     keep(prefix + ".y", y->value);
     keep_gap(prefix, s, a, c, alpha, o, g);
     return {o, g};

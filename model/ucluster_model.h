@@ -33,7 +33,7 @@ struct ForwardOutput {
 
 // How a GAP block computes the part on its B N k edges (spec 2.3): the fused kernels of
 // kernels/edge_attention.h, which never store a per-edge, per-channel tensor, or the chain of
-// separate ops (edge_diff, bias_add, batch norm, ReLU, dense, attention_aggregate, neighbor_max).
+// separate ops (edge_diff, bias_add, batch norm, ReLU, dense, attention_aggregate, neighbour_max).
 // The same function; they differ only in float rounding.
 enum class EdgePath { Fused, Unfused };
 

@@ -109,7 +109,7 @@ void attention_aggregate_backward(const T* alpha, const T* y, const T* dout, T* 
 }
 
 template <typename T>
-void neighbor_max_forward(const T* y, T* g, std::int64_t rows, std::int64_t k, std::int64_t channels) {
+void neighbour_max_forward(const T* y, T* g, std::int64_t rows, std::int64_t k, std::int64_t channels) {
 #pragma omp parallel for schedule(static) if(parallel_worth(rows * k * channels))
   for (std::int64_t r = 0; r < rows; ++r) {
     T* out = g + r * channels;
@@ -124,8 +124,8 @@ void neighbor_max_forward(const T* y, T* g, std::int64_t rows, std::int64_t k, s
 }
 
 template <typename T>
-void neighbor_max_backward(const T* y, const T* g, const T* dg, T* dy, std::int64_t rows, std::int64_t k,
-                           std::int64_t channels) {
+void neighbour_max_backward(const T* y, const T* g, const T* dg, T* dy, std::int64_t rows, std::int64_t k,
+                            std::int64_t channels) {
 #pragma omp parallel for schedule(static) if(parallel_worth(rows * k * channels))
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* yr = y + r * k * channels;
@@ -158,11 +158,11 @@ template void attention_aggregate_backward<float>(const float*, const float*, co
                                                   std::int64_t, std::int64_t, std::int64_t);
 template void attention_aggregate_backward<double>(const double*, const double*, const double*, double*, double*,
                                                    double*, std::int64_t, std::int64_t, std::int64_t);
-template void neighbor_max_forward<float>(const float*, float*, std::int64_t, std::int64_t, std::int64_t);
-template void neighbor_max_forward<double>(const double*, double*, std::int64_t, std::int64_t, std::int64_t);
-template void neighbor_max_backward<float>(const float*, const float*, const float*, float*, std::int64_t,
-                                           std::int64_t, std::int64_t);
-template void neighbor_max_backward<double>(const double*, const double*, const double*, double*, std::int64_t,
+template void neighbour_max_forward<float>(const float*, float*, std::int64_t, std::int64_t, std::int64_t);
+template void neighbour_max_forward<double>(const double*, double*, std::int64_t, std::int64_t, std::int64_t);
+template void neighbour_max_backward<float>(const float*, const float*, const float*, float*, std::int64_t,
                                             std::int64_t, std::int64_t);
+template void neighbour_max_backward<double>(const double*, const double*, const double*, double*, std::int64_t,
+                                             std::int64_t, std::int64_t);
 
 }  // namespace ucluster::cpu

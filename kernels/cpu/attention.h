@@ -28,11 +28,11 @@ void attention_aggregate_backward(const T* alpha, const T* y, const T* dout, T* 
 
 // g[r,a] = max_j y[r,j,a]; y [rows, k, A], g [rows, A].
 template <typename T>
-void neighbor_max_forward(const T* y, T* g, std::int64_t rows, std::int64_t k, std::int64_t channels);
+void neighbour_max_forward(const T* y, T* g, std::int64_t rows, std::int64_t k, std::int64_t channels);
 // Accumulates dy[r,j,a] += dg[r,a] / n_ties for every j with y[r,j,a] == g[r,a] (TF's reduce_max
 // gradient, spec 8 #16).
 template <typename T>
-void neighbor_max_backward(const T* y, const T* g, const T* dg, T* dy, std::int64_t rows, std::int64_t k,
-                           std::int64_t channels);
+void neighbour_max_backward(const T* y, const T* g, const T* dg, T* dy, std::int64_t rows, std::int64_t k,
+                            std::int64_t channels);
 
 }  // namespace ucluster::cpu

@@ -1,12 +1,12 @@
 #include "kernels/cpu/batch_norm.h"
-#include "kernels/cpu/parallel.h"
 
-#include <cmath>
 #include <vector>
 
 #include "engine/error.h"
+#include "kernels/batch_norm_math.h"
+#include "kernels/cpu/parallel.h"
 #include "kernels/cpu/reduce.h"
-#include "kernels/cpu/relu_branchless.h"
+#include "kernels/relu_branchless.h"
 
 namespace ucluster::cpu {
 
@@ -25,7 +25,7 @@ void add_parameter_grads(const double* s_dy, const double* s_dy_xhat, T* dgamma,
 }
 
 // The fused ReLU (kernels/batch_norm.h): the element loops are templates on it, compiled once with and
-// once without, and branch-free (cpu/relu_branchless.h).
+// once without, and branch-free (kernels/relu_branchless.h).
 template <bool kRelu, typename T>
 T relu_if(T v) {
   if constexpr (kRelu) return relu_value(v);
@@ -42,20 +42,29 @@ T grad_through_relu(const T* relu_output, const T* dy, std::int64_t i) {
 
 // y = ReLU?(gamma (x - mean) inv + beta) row by row, in double, rounded to T (mean: T or double).
 template <bool kRelu, typename T, typename M>
-void normalize_rows(const T* x, const T* gamma, const T* beta, const M* mean, const double* inv, T* y,
+void normalise_rows(const T* x, const T* gamma, const T* beta, const M* mean, const double* inv, T* y,
                     std::int64_t rows, std::int64_t C) {
 #pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < C; ++c)
-      y[r * C + c] = relu_if<kRelu>(
-          static_cast<T>(double(gamma[c]) * ((double(x[r * C + c]) - double(mean[c])) * inv[c]) + double(beta[c])));
+      y[r * C + c] = relu_if<kRelu>(static_cast<T>(
+          bn_math::normalised(double(x[r * C + c]), double(mean[c]), inv[c], double(gamma[c]), double(beta[c]))));
+}
+
+// Calls body.template operator()<kRelu>() with kRelu = relu: the element loops are compiled once
+// with and once without the fused ReLU.
+template <typename F>
+void with_relu(bool relu, F&& body) {
+  if (relu)
+    body.template operator()<true>();
+  else
+    body.template operator()<false>();
 }
 
 template <typename T, typename M>
-void normalize(bool relu, const T* x, const T* gamma, const T* beta, const M* mean, const double* inv, T* y,
+void normalise(bool relu, const T* x, const T* gamma, const T* beta, const M* mean, const double* inv, T* y,
                std::int64_t rows, std::int64_t C) {
-  if (relu) normalize_rows<true>(x, gamma, beta, mean, inv, y, rows, C);
-  else normalize_rows<false>(x, gamma, beta, mean, inv, y, rows, C);
+  with_relu(relu, [&]<bool kRelu>() { normalise_rows<kRelu>(x, gamma, beta, mean, inv, y, rows, C); });
 }
 }  // namespace
 
@@ -77,21 +86,17 @@ void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T
   // Two-pass biased variance, spec 2.1 (tf.nn.moments: mean of squared differences from the mean);
   // with sync, around the global mean.
   column_sums(
-      rows, C,
-      [&](std::int64_t r, std::int64_t c) {
-        const double d = double(x[r * C + c]) - mean[c];
-        return d * d;
-      },
+      rows, C, [&](std::int64_t r, std::int64_t c) { return bn_math::centered_square(double(x[r * C + c]), mean[c]); },
       var.data());
   if (sync) sync(var.data(), C);
   for (std::int64_t c = 0; c < C; ++c) {
     var[c] /= m;
-    inv[c] = 1.0 / std::sqrt(var[c] + eps);
+    inv[c] = bn_math::inv_std(var[c], eps);
     batch_mean[c] = static_cast<T>(mean[c]);
     batch_var[c] = static_cast<T>(var[c]);
     inv_std[c] = static_cast<T>(inv[c]);
   }
-  normalize(relu, x, gamma, beta, mean.data(), inv.data(), y, rows, C);
+  normalise(relu, x, gamma, beta, mean.data(), inv.data(), y, rows, C);
 }
 
 namespace {
@@ -104,7 +109,7 @@ void train_backward(const T* x, const T* gamma, const T* batch_mean, const T* in
     return double(grad_through_relu<kRelu>(relu_output, dy, r * C + c));
   };
   auto xhat = [&](std::int64_t r, std::int64_t c) {
-    return (double(x[r * C + c]) - double(batch_mean[c])) * double(inv_std[c]);
+    return bn_math::x_hat(double(x[r * C + c]), double(batch_mean[c]), double(inv_std[c]));
   };
   // sums = [sum dy (C), sum dy x_hat (C), rows]: one buffer for the one sync call.
   Doubles sums = doubles(2 * C + 1);
@@ -120,21 +125,20 @@ void train_backward(const T* x, const T* gamma, const T* batch_mean, const T* in
   const double m = sums[2 * C];
 #pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
   for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t c = 0; c < C; ++c) {
-      const double scale = double(gamma[c]) * double(inv_std[c]) / m;
-      dx[r * C + c] += static_cast<T>(scale * (m * g(r, c) - s_dy[c] - xhat(r, c) * s_dy_xhat[c]));
-    }
+    for (std::int64_t c = 0; c < C; ++c)
+      dx[r * C + c] += static_cast<T>(bn_math::train_input_grad(double(gamma[c]), double(inv_std[c]), m, g(r, c),
+                                                                s_dy[c], xhat(r, c), s_dy_xhat[c]));
 }
 }  // namespace
 
 template <typename T>
 void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy,
-                               T* dx, T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels,
-                               const ReplicaSum& sync, const T* relu_output) {
-  if (relu_output)
-    train_backward<true>(x, gamma, batch_mean, inv_std, dy, dx, dgamma, dbeta, rows, channels, sync, relu_output);
-  else
-    train_backward<false>(x, gamma, batch_mean, inv_std, dy, dx, dgamma, dbeta, rows, channels, sync, relu_output);
+                               const BatchNormGradArgs<T>& grads, std::int64_t rows, std::int64_t channels,
+                               const ReplicaSum& sync) {
+  const auto [dx, dgamma, dbeta, relu_output] = grads;
+  with_relu(relu_output != nullptr, [&]<bool kRelu>() {
+    train_backward<kRelu>(x, gamma, batch_mean, inv_std, dy, dx, dgamma, dbeta, rows, channels, sync, relu_output);
+  });
 }
 
 template <typename T>
@@ -142,8 +146,8 @@ void batch_norm_inference_forward(const T* x, const T* gamma, const T* beta, con
                                   std::int64_t rows, std::int64_t channels, double eps, bool relu) {
   const std::int64_t C = channels;
   Doubles inv = doubles(C);
-  for (std::int64_t c = 0; c < C; ++c) inv[c] = 1.0 / std::sqrt(double(var[c]) + eps);
-  normalize(relu, x, gamma, beta, mean, inv.data(), y, rows, C);
+  for (std::int64_t c = 0; c < C; ++c) inv[c] = bn_math::inv_std(double(var[c]), eps);
+  normalise(relu, x, gamma, beta, mean, inv.data(), y, rows, C);
 }
 
 namespace {
@@ -155,7 +159,7 @@ void inference_backward(const T* x, const T* gamma, const T* mean, const T* var,
     return double(grad_through_relu<kRelu>(relu_output, dy, r * C + c));
   };
   Doubles inv = doubles(C);
-  for (std::int64_t c = 0; c < C; ++c) inv[c] = 1.0 / std::sqrt(double(var[c]) + eps);
+  for (std::int64_t c = 0; c < C; ++c) inv[c] = bn_math::inv_std(double(var[c]), eps);
   if (dgamma || dbeta) {
     Doubles s_dy = doubles(C), s_dy_xhat = doubles(C);
     column_sums(rows, C, g, s_dy.data());
@@ -169,41 +173,40 @@ void inference_backward(const T* x, const T* gamma, const T* mean, const T* var,
 #pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < C; ++c)
-      dx[r * C + c] += static_cast<T>(double(gamma[c]) * inv[c] * g(r, c));
+      dx[r * C + c] += static_cast<T>(bn_math::inference_input_grad(double(gamma[c]), inv[c], g(r, c)));
 }
 }  // namespace
 
 template <typename T>
-void batch_norm_inference_backward(const T* x, const T* gamma, const T* mean, const T* var, const T* dy, T* dx,
-                                   T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels, double eps,
-                                   const T* relu_output) {
-  if (relu_output)
-    inference_backward<true>(x, gamma, mean, var, dy, dx, dgamma, dbeta, rows, channels, eps, relu_output);
-  else
-    inference_backward<false>(x, gamma, mean, var, dy, dx, dgamma, dbeta, rows, channels, eps, relu_output);
+void batch_norm_inference_backward(const T* x, const T* gamma, const T* mean, const T* var, const T* dy,
+                                   const BatchNormGradArgs<T>& grads, std::int64_t rows, std::int64_t channels,
+                                   double eps) {
+  const auto [dx, dgamma, dbeta, relu_output] = grads;
+  with_relu(relu_output != nullptr, [&]<bool kRelu>() {
+    inference_backward<kRelu>(x, gamma, mean, var, dy, dx, dgamma, dbeta, rows, channels, eps, relu_output);
+  });
 }
 
 template <typename T>
 void batch_norm_update_moving(T* moving_mean, T* moving_var, const T* batch_mean, const T* batch_var,
                               std::int64_t channels, double decay) {
-  // Same operation order as TF's assign_moving_average (spec 2.1, golden README section 5):
-  // shadow -= (shadow - value) * (1 - decay), evaluated in the tensors' precision.
   const T one_minus_decay = static_cast<T>(1.0 - decay);
   for (std::int64_t c = 0; c < channels; ++c) {
-    moving_mean[c] -= (moving_mean[c] - batch_mean[c]) * one_minus_decay;
-    moving_var[c] -= (moving_var[c] - batch_var[c]) * one_minus_decay;
+    moving_mean[c] = bn_math::moving_average(moving_mean[c], batch_mean[c], one_minus_decay);
+    moving_var[c] = bn_math::moving_average(moving_var[c], batch_var[c], one_minus_decay);
   }
 }
 
-#define UCLUSTER_INSTANTIATE_BATCH_NORM(T)                                                                        \
-  template void batch_norm_train_forward<T>(const T*, const T*, const T*, T*, T*, T*, T*, std::int64_t,           \
-                                            std::int64_t, double, const ReplicaSum&, bool);                       \
-  template void batch_norm_train_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \
-                                             std::int64_t, std::int64_t, const ReplicaSum&, const T*);            \
-  template void batch_norm_inference_forward<T>(const T*, const T*, const T*, const T*, const T*, T*,             \
-                                                std::int64_t, std::int64_t, double, bool);                        \
-  template void batch_norm_inference_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,    \
-                                                 std::int64_t, std::int64_t, double, const T*);                   \
+#define UCLUSTER_INSTANTIATE_BATCH_NORM(T)                                                                            \
+  template void batch_norm_train_forward<T>(const T*, const T*, const T*, T*, T*, T*, T*, std::int64_t, std::int64_t, \
+                                            double, const ReplicaSum&, bool);                                         \
+  template void batch_norm_train_backward<T>(const T*, const T*, const T*, const T*, const T*,                        \
+                                             const BatchNormGradArgs<T>&, std::int64_t, std::int64_t,                 \
+                                             const ReplicaSum&);                                                      \
+  template void batch_norm_inference_forward<T>(const T*, const T*, const T*, const T*, const T*, T*, std::int64_t,   \
+                                                std::int64_t, double, bool);                                          \
+  template void batch_norm_inference_backward<T>(const T*, const T*, const T*, const T*, const T*,                    \
+                                                 const BatchNormGradArgs<T>&, std::int64_t, std::int64_t, double);    \
   template void batch_norm_update_moving<T>(T*, T*, const T*, const T*, std::int64_t, double);
 
 UCLUSTER_INSTANTIATE_BATCH_NORM(float)

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "kernels/batch_norm_math.h"
 #include "kernels/replica_sum.h"
 
 namespace ucluster::cpu {
@@ -24,12 +25,11 @@ void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T
 //   dbeta += sum_r dy, dgamma += sum_r dy x_hat,
 //   dx += gamma inv_std / M (M dy - sum_r dy - x_hat sum_r dy x_hat).
 // With sync, dbeta and dgamma stay local and dx uses the global sums and M, from one sync call on
-// [sum_r dy (C), sum_r dy x_hat (C), rows] (2C + 1 doubles). Any of dx, dgamma, dbeta may be nullptr.
-// relu_output (the forward's y of a relu forward, else nullptr): dy is first taken through the ReLU.
+// [sum_r dy (C), sum_r dy x_hat (C), rows] (2C + 1 doubles). grads: kernels/batch_norm_math.h.
 template <typename T>
-void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy, T* dx,
-                               T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels,
-                               const ReplicaSum& sync, const T* relu_output = nullptr);
+void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy,
+                               const BatchNormGradArgs<T>& grads, std::int64_t rows, std::int64_t channels,
+                               const ReplicaSum& sync);
 
 // Inference mode: y = gamma (x - mean) / sqrt(var + eps) + beta with the moving statistics.
 template <typename T>
@@ -37,11 +37,11 @@ void batch_norm_inference_forward(const T* x, const T* gamma, const T* beta, con
                                   std::int64_t rows, std::int64_t channels, double eps, bool relu = false);
 
 // Inference-mode gradient (statistics are constants): dx += gamma inv_std dy, dgamma += sum dy x_hat,
-// dbeta += sum dy. Any of dx, dgamma, dbeta may be nullptr.
+// dbeta += sum dy. grads: kernels/batch_norm_math.h.
 template <typename T>
-void batch_norm_inference_backward(const T* x, const T* gamma, const T* mean, const T* var, const T* dy, T* dx,
-                                   T* dgamma, T* dbeta, std::int64_t rows, std::int64_t channels, double eps,
-                                   const T* relu_output = nullptr);
+void batch_norm_inference_backward(const T* x, const T* gamma, const T* mean, const T* var, const T* dy,
+                                   const BatchNormGradArgs<T>& grads, std::int64_t rows, std::int64_t channels,
+                                   double eps);
 
 // TF's assign_moving_average: shadow -= (1 - decay) * (shadow - value), for mean and variance.
 template <typename T>

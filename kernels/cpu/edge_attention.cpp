@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "kernels/cpu/relu_branchless.h"
+#include "kernels/relu_branchless.h"
 
 namespace ucluster::cpu {
 
@@ -57,6 +57,11 @@ void edge_y(const EdgeLayerArgs<T>& a, const T* inv, const T* p_i, const T* p_j,
         edge_pre_relu(edge_x_hat(p_i[c], p_j[c], a.bias[c], a.mean[c], inv[c]), a.gamma[c], a.beta[c]));
 }
 
+template <typename T>
+struct RecomputedEdge {
+  T x_hat, y, dy_hat;
+};
+
 // The batch-norm and edge-difference part of both backward passes, for an upstream gradient
 // dy(e, row_i, c, y) formed on the fly. extra(e, row_i, y_e, partial) may add per-edge sums of its
 // own into partial[0..extra_width) (after S1 and S2 in the per-jet buffer) and write per-edge
@@ -66,6 +71,13 @@ void edge_layer_backward(const EdgeLayerArgs<T>& a, const EdgeLayerGradArgs<T>& 
                          std::int64_t extra_width, double* extra_sums, const ReplicaSum& sync) {
   const std::int64_t C = a.channels, rows = a.batch * a.n * a.k;
   const std::vector<T> inv = inverse_std(a);
+  // x_hat, y and dy_hat (dy through the ReLU) of edge e in channel c: the same bits in both passes.
+  auto recompute = [&](std::int64_t e, std::int64_t row, std::int64_t c, const T* p_i, const T* p_j) {
+    const T x_hat = edge_x_hat(p_i[c], p_j[c], a.bias[c], a.mean[c], inv[c]);
+    const T pre = edge_pre_relu(x_hat, a.gamma[c], a.beta[c]);
+    const T y = edge_math::relu(pre);
+    return RecomputedEdge<T>{x_hat, y, grad_where_positive(pre, dy(e, row, c, y))};
+  };
   // sums = [S1 (C), S2 (C), extra (extra_width)]; the sync buffer is [S1, S2, rows].
   Doubles sums(static_cast<std::size_t>(2 * C + extra_width));
   sum_over_jets(
@@ -74,12 +86,10 @@ void edge_layer_backward(const EdgeLayerArgs<T>& a, const EdgeLayerGradArgs<T>& 
         std::vector<T> y_e(static_cast<std::size_t>(C));
         for_each_edge(a, b, [&](std::int64_t e, std::int64_t row, const T* p_i, const T* p_j) {
           for (std::int64_t c = 0; c < C; ++c) {
-            const T x_hat = edge_x_hat(p_i[c], p_j[c], a.bias[c], a.mean[c], inv[c]);
-            const T pre = edge_pre_relu(x_hat, a.gamma[c], a.beta[c]);
-            y_e[c] = edge_math::relu(pre);
-            const T dy_hat = grad_where_positive(pre, dy(e, row, c, y_e[c]));
-            p[c] += double(dy_hat);
-            p[C + c] += double(dy_hat) * double(x_hat);
+            const RecomputedEdge<T> r = recompute(e, row, c, p_i, p_j);
+            y_e[c] = r.y;
+            p[c] += double(r.dy_hat);
+            p[C + c] += double(r.dy_hat) * double(r.x_hat);
           }
           extra(e, row, y_e.data(), p + 2 * C);
         });
@@ -114,10 +124,8 @@ void edge_layer_backward(const EdgeLayerArgs<T>& a, const EdgeLayerGradArgs<T>& 
         std::vector<T> de(static_cast<std::size_t>(C));
         for_each_edge(a, b, [&](std::int64_t e, std::int64_t row, const T* p_i, const T* p_j) {
           for (std::int64_t c = 0; c < C; ++c) {
-            const T x_hat = edge_x_hat(p_i[c], p_j[c], a.bias[c], a.mean[c], inv[c]);
-            const T pre = edge_pre_relu(x_hat, a.gamma[c], a.beta[c]);
-            const T dy_hat = grad_where_positive(pre, dy(e, row, c, edge_math::relu(pre)));
-            de[c] = scale[c] * (dy_hat - mean_dy[c] - x_hat * mean_dyx[c]);
+            const RecomputedEdge<T> r = recompute(e, row, c, p_i, p_j);
+            de[c] = scale[c] * (r.dy_hat - mean_dy[c] - r.x_hat * mean_dyx[c]);
             p[c] += double(de[c]);
           }
           // e_ij = P_i - P_j + b: the point gets +de, its neighbour -de (both rows are this jet's).

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/focal_loss.h"
+#include "kernels/focal_loss_constants.h"
 
 namespace ucluster::cpu {
 

@@ -156,19 +156,19 @@ void attention_aggregate_backward(Context& ctx, const float* alpha, const float*
   }
 }
 
-void neighbor_max_forward(Context& ctx, const float* y, float* g, std::int64_t rows, std::int64_t k,
-                          std::int64_t channels) {
+void neighbour_max_forward(Context& ctx, const float* y, float* g, std::int64_t rows, std::int64_t k,
+                           std::int64_t channels) {
   if (rows * channels == 0) return;
   max_forward_kernel<<<grid_for(rows * channels, kThreads), kThreads, 0, stream(ctx)>>>(y, g, rows, k, channels);
-  check_launch("neighbor_max");
+  check_launch("neighbour_max");
 }
 
-void neighbor_max_backward(Context& ctx, const float* y, const float* g, const float* dg, float* dy,
-                           std::int64_t rows, std::int64_t k, std::int64_t channels) {
+void neighbour_max_backward(Context& ctx, const float* y, const float* g, const float* dg, float* dy, std::int64_t rows,
+                            std::int64_t k, std::int64_t channels) {
   if (rows * channels == 0) return;
   max_backward_kernel<<<grid_for(rows * channels, kThreads), kThreads, 0, stream(ctx)>>>(y, g, dg, dy, rows, k,
                                                                                          channels);
-  check_launch("neighbor_max backward");
+  check_launch("neighbour_max backward");
 }
 
 }  // namespace ucluster::cuda

@@ -18,9 +18,9 @@ void attention_aggregate_forward(Context& ctx, const float* alpha, const float* 
                                  std::int64_t rows, std::int64_t k, std::int64_t channels);
 void attention_aggregate_backward(Context& ctx, const float* alpha, const float* y, const float* dout, float* dalpha,
                                   float* dy, float* dbias, std::int64_t rows, std::int64_t k, std::int64_t channels);
-void neighbor_max_forward(Context& ctx, const float* y, float* g, std::int64_t rows, std::int64_t k,
-                          std::int64_t channels);
-void neighbor_max_backward(Context& ctx, const float* y, const float* g, const float* dg, float* dy,
-                           std::int64_t rows, std::int64_t k, std::int64_t channels);
+void neighbour_max_forward(Context& ctx, const float* y, float* g, std::int64_t rows, std::int64_t k,
+                           std::int64_t channels);
+void neighbour_max_backward(Context& ctx, const float* y, const float* g, const float* dg, float* dy, std::int64_t rows,
+                            std::int64_t k, std::int64_t channels);
 
 }  // namespace ucluster::cuda

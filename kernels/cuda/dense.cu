@@ -2,6 +2,7 @@
 // a row-major [R, C] matrix is a column-major [C, R] one, so y = x W becomes y^T = W^T x^T.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/dense.h"
+#include "kernels/cuda/reduce.cuh"
 
 namespace ucluster::cuda {
 
@@ -13,36 +14,6 @@ __global__ void add_bias_kernel(float* y, const float* bias, std::int64_t rows, 
     y[i] += bias[i % cout];
 }
 
-// Bias gradient in two deterministic stages: (1) blocks of kBiasChunkRows rows, 32 channels by 8
-// row lanes per block, each lane summing its rows in order and the lanes combined in a fixed tree;
-// (2) the chunk partials of each channel added in chunk order. No atomics, same bits every run.
-constexpr std::int64_t kBiasChunkRows = 4096;
-constexpr int kBiasLanes = 8;
-
-__global__ void bias_grad_partial_kernel(const float* dy, double* partial, std::int64_t rows, std::int64_t cout) {
-  __shared__ double lanes[kBiasLanes][32];
-  const std::int64_t c = blockIdx.y * 32 + threadIdx.x;
-  const std::int64_t r0 = blockIdx.x * kBiasChunkRows;
-  const std::int64_t r1 = r0 + kBiasChunkRows < rows ? r0 + kBiasChunkRows : rows;
-  double s = 0.0;
-  if (c < cout)
-    for (std::int64_t r = r0 + threadIdx.y; r < r1; r += kBiasLanes) s += dy[r * cout + c];
-  lanes[threadIdx.y][threadIdx.x] = s;
-  __syncthreads();
-  for (int half = kBiasLanes / 2; half > 0; half /= 2) {
-    if (threadIdx.y < half) lanes[threadIdx.y][threadIdx.x] += lanes[threadIdx.y + half][threadIdx.x];
-    __syncthreads();
-  }
-  if (threadIdx.y == 0 && c < cout) partial[blockIdx.x * cout + c] = lanes[0][threadIdx.x];
-}
-
-__global__ void bias_grad_finish_kernel(const double* partial, float* dbias, std::int64_t chunks, std::int64_t cout) {
-  const std::int64_t c = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
-  if (c >= cout) return;
-  double s = 0.0;
-  for (std::int64_t k = 0; k < chunks; ++k) s += partial[k * cout + c];
-  dbias[c] += static_cast<float>(s);
-}
 }  // namespace
 
 void dense_forward(Context& ctx, const float* x, const float* w, const float* bias, float* y, std::int64_t rows,
@@ -61,15 +32,17 @@ void add_bias(Context& ctx, float* y, const float* bias, std::int64_t rows, std:
   check_launch("bias add");
 }
 
+// dbias += the column sums of dy, in kernels/cuda/reduce.cuh's fixed order.
 void bias_grad(Context& ctx, const float* dy, float* dbias, std::int64_t rows, std::int64_t cout) {
   if (rows == 0 || cout == 0) return;
-  const std::int64_t chunks = (rows + kBiasChunkRows - 1) / kBiasChunkRows;
-  Tensor partial = ctx.empty(Shape{chunks * cout}, DType::F64, Device::cuda(ctx.cuda()->device));
-  const dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>((cout + 31) / 32));
-  bias_grad_partial_kernel<<<grid, dim3(32, kBiasLanes), 0, stream(ctx)>>>(dy, partial.data<double>(), rows, cout);
-  check_launch("bias gradient (partials)");
-  bias_grad_finish_kernel<<<grid_for(cout, 128), 128, 0, stream(ctx)>>>(partial.data<double>(), dbias, chunks, cout);
-  check_launch("bias gradient (sum)");
+  const char* op = "bias gradient";
+  // partials, then the sums [cout]
+  Tensor scratch =
+      ctx.empty(Shape{column_partials_size<1>(rows, cout) + cout}, DType::F64, Device::cuda(ctx.cuda()->device));
+  double* partial = scratch.data<double>();
+  double* sums = partial + column_partials_size<1>(rows, cout);
+  column_sums<1>(ctx, MatrixTerms<float>{dy, cout}, rows, cout, partial, sums, op);
+  store_sums(ctx, sums, cout, 1.0, true, dbias, op);
 }
 
 void dense_backward(Context& ctx, const float* x, const float* w, const float* dy, float* dx, float* dw,

@@ -1,4 +1,4 @@
-// The fused edge path of a GAP block on the GPU (kernels/edge_attention.h, issue #6 item 2): y is
+// The fused edge path of a GAP block on the GPU (kernels/edge_attention.h): y is
 // recomputed wherever it is needed and never stored (except by edge_layer_forward, for captures).
 //
 // Layout of the work. Per-edge work runs in "jet kernels": one thread block per jet, blockDim a
@@ -11,8 +11,8 @@
 //   * per-channel sums over edges (statistics, S1/S2, dw, dbias, ...): each thread sums its own
 //     edges in double in loop order; the T / C threads of a channel are added in thread order by
 //     the channel's first thread (store_jet_partials) into partial[(jet * NT + term) * C + c];
-//     finish_kernel then adds the jets of each channel: thread t of a 256-thread block sums jets
-//     t, t + 256, ... in order, and a fixed binary tree combines the 256 threads.
+//     kernels/cuda/reduce.cuh's finish_column_sums then adds the jets of each channel: thread t of a
+//     256-thread block sums jets t, t + 256, ... in order, and a fixed binary tree combines them.
 //   * sums over channels (score, dalpha): lane l of the edge's warp adds channels l, l + 32, ... in
 //     order in float, then a fixed shuffle tree (offsets 16, 8, 4, 2, 1).
 //   * sums over neighbours (aggregate o, dprojected): one thread, j (or the incoming edge) in order.
@@ -27,6 +27,7 @@
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/edge_attention.h"
 #include "kernels/cuda/neighbour_lists.cuh"
+#include "kernels/cuda/reduce.cuh"
 
 namespace ucluster::cuda {
 
@@ -35,8 +36,7 @@ namespace {
 // At least one thread per channel in a jet block: CUDA's block-size limit. The jet kernels are
 // compiled with __launch_bounds__(kMaxChannels) so that such a block fits the register file.
 constexpr int kMaxChannels = 1024;
-constexpr int kJetThreads = 256;    // block size of the jet kernels when C <= 256
-constexpr int kFinishThreads = 256;
+constexpr int kJetThreads = 256;  // block size of the jet kernels when C <= 256
 constexpr int kWarp = 32;
 constexpr int kWarpThreads = 256;  // block size of the warp-per-edge kernels (8 warps)
 constexpr unsigned kFullMask = 0xffffffffu;
@@ -99,33 +99,10 @@ __device__ void store_jet_partials(const double (&acc)[NT], double* red, int C, 
   }
 }
 
-// out[q * C + c] = sum over jets of partial[(jet * NT + q) * C + c]; one block per channel (see the
-// header comment for the order). jets == 0 gives zeros.
-template <int NT>
-__global__ void finish_kernel(const double* partial, std::int64_t jets, int C, double* out) {
-  __shared__ double s[NT][kFinishThreads];
-  const int c = blockIdx.x, t = threadIdx.x;
-  for (int q = 0; q < NT; ++q) {
-    double acc = 0.0;
-    for (std::int64_t jet = t; jet < jets; jet += kFinishThreads) acc += partial[(jet * NT + q) * C + c];
-    s[q][t] = acc;
-  }
-  __syncthreads();
-  for (int half = kFinishThreads / 2; half > 0; half /= 2) {
-    if (t < half)
-      for (int q = 0; q < NT; ++q) s[q][t] += s[q][t + half];
-    __syncthreads();
-  }
-  if (t == 0)
-    for (int q = 0; q < NT; ++q) out[q * C + c] = s[q][0];
-}
-
 __global__ void inv_std_kernel(const float* var, double eps, int C, float* inv) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c < C) inv[c] = edge_math::inv_std(var[c], eps);
 }
-
-__global__ void store_count_kernel(double* out, double count) { *out = count; }
 
 // ---- statistics ------------------------------------------------------------------------------
 
@@ -181,19 +158,25 @@ __global__ void __launch_bounds__(kMaxChannels) layer_forward_kernel(Layer L, fl
   }
 }
 
-// One warp per edge: score[e] = sum_c y[e, c] w[c] (+ w_bias). The loop bound is the same for the
-// whole warp, so every lane reaches the shuffles.
-__global__ void score_forward_kernel(Layer L, const float* w, const float* w_bias, float* score,
-                                     std::int64_t edges) {
-  const int lane = threadIdx.x % kWarp;
+// sum_c y[e, c] v[c] by edge e's warp: lane l adds channels l, l + 32, ... in order in float, then
+// a fixed shuffle tree; lane 0 holds the sum. v(c) gives the channel's factor. Every lane of the
+// warp must call it (the loop bounds are the same for the whole warp, so all reach the shuffles).
+template <typename V>
+__device__ float warp_edge_dot(const Layer& L, std::int64_t e, V v) {
+  const std::int64_t point = e / L.k, jet = point / L.n;
+  const int j = int(e % L.k);
+  float s = 0.0f;
+  for (int c = threadIdx.x % kWarp; c < L.C; c += kWarp) s += evaluate(L, channel_of(L, c), jet, point, j, c).y * v(c);
+  for (int offset = kWarp / 2; offset > 0; offset /= 2) s += __shfl_down_sync(kFullMask, s, offset);
+  return s;
+}
+
+// One warp per edge: score[e] = sum_c y[e, c] w[c] (+ w_bias).
+__global__ void score_forward_kernel(Layer L, const float* w, const float* w_bias, float* score, std::int64_t edges) {
   const std::int64_t warps = std::int64_t(gridDim.x) * blockDim.x / kWarp;
   for (std::int64_t e = (std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp; e < edges; e += warps) {
-    const std::int64_t point = e / L.k, jet = point / L.n;
-    const int j = int(e % L.k);
-    float s = 0.0f;
-    for (int c = lane; c < L.C; c += kWarp) s += evaluate(L, channel_of(L, c), jet, point, j, c).y * w[c];
-    for (int offset = kWarp / 2; offset > 0; offset /= 2) s += __shfl_down_sync(kFullMask, s, offset);
-    if (lane == 0) score[e] = w_bias ? s + w_bias[0] : s;
+    const float s = warp_edge_dot(L, e, [w](int c) { return w[c]; });
+    if (threadIdx.x % kWarp == 0) score[e] = w_bias ? s + w_bias[0] : s;
   }
 }
 
@@ -259,6 +242,10 @@ __device__ float edge_grad(const Layer& L, const Channel& ch, const Up& up, cons
   return training ? mul(cf.scale, sub(sub(dyh, cf.mdy), mul(v.xh, cf.mdx))) : mul(cf.scale, dyh);
 }
 
+// The number of per-jet sums of each backward (the sums kernels below, finish_backward's NT).
+constexpr int kScoreTerms = 4;
+constexpr int kAggregateTerms = 3;
+
 // Per-jet sums of the score's backward, terms [S1 = sum dyh, S2 = sum dyh x_hat, sum dscore y,
 // sum dscore (channel 0's threads only)].
 __global__ void __launch_bounds__(kMaxChannels) score_backward_sums_kernel(Layer L, ScoreUpstream up,
@@ -267,7 +254,7 @@ __global__ void __launch_bounds__(kMaxChannels) score_backward_sums_kernel(Layer
   const int C = L.C, c = threadIdx.x % C, slots = blockDim.x / C;
   const std::int64_t jet = blockIdx.x;
   const Channel ch = channel_of(L, c);
-  double acc[4] = {0.0, 0.0, 0.0, 0.0};
+  double acc[kScoreTerms] = {};
   for (int i = threadIdx.x / C; i < L.n; i += slots) {
     const std::int64_t point = jet * L.n + i;
     for (int j = 0; j < L.k; ++j) {
@@ -281,7 +268,7 @@ __global__ void __launch_bounds__(kMaxChannels) score_backward_sums_kernel(Layer
       if (c == 0) acc[3] += up.dscore[e];
     }
   }
-  store_jet_partials<4>(acc, jet_smem, C, partial);
+  store_jet_partials<kScoreTerms>(acc, jet_smem, C, partial);
 }
 
 // Per-jet sums of the aggregate's backward, terms [S1, S2, sum over points of dout]. With dg, each
@@ -294,7 +281,7 @@ __global__ void __launch_bounds__(kMaxChannels) aggregate_backward_sums_kernel(L
   const int C = L.C, c = threadIdx.x % C, slots = blockDim.x / C;
   const std::int64_t jet = blockIdx.x;
   const Channel ch = channel_of(L, c);
-  double acc[3] = {0.0, 0.0, 0.0};
+  double acc[kAggregateTerms] = {};
   for (int i = threadIdx.x / C; i < L.n; i += slots) {
     const std::int64_t point = jet * L.n + i, pc = point * C + c;
     if (dg) {
@@ -312,12 +299,12 @@ __global__ void __launch_bounds__(kMaxChannels) aggregate_backward_sums_kernel(L
     }
     if (up.dout) acc[2] += up.dout[pc];
   }
-  store_jet_partials<3>(acc, jet_smem, C, partial);
+  store_jet_partials<kAggregateTerms>(acc, jet_smem, C, partial);
 }
 
 // Adds the LOCAL sums to the parameter gradients (before the sync call overwrites anything: the
 // data-parallel gradient all-reduce averages them later) and fills the sync buffer [S1, S2, rows].
-// sums: [NT][C] from finish_kernel; third: per-channel output of term 2; fourth: scalar output of
+// sums: [NT][C] from finish_column_sums; third: per-channel output of term 2; fourth: scalar output of
 // term 3, channel 0.
 __global__ void apply_local_sums_kernel(const double* sums, int C, double rows, float* dbeta, float* dgamma,
                                         float* third, float* fourth, double* buf) {
@@ -382,23 +369,13 @@ __global__ void __launch_bounds__(kMaxChannels) scatter_kernel(Layer L, Up up, c
   if (partial) store_jet_partials<1>(acc, red, C, partial);
 }
 
-__global__ void add_sums_kernel(const double* sums, int C, float* out) {
-  const int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c < C) out[c] += static_cast<float>(sums[c]);
-}
-
 // One warp per edge: dalpha[e] += sum_c y[e, c] dout[point, c].
 __global__ void dalpha_kernel(Layer L, const float* dout, float* dalpha, std::int64_t edges) {
-  const int lane = threadIdx.x % kWarp;
   const std::int64_t warps = std::int64_t(gridDim.x) * blockDim.x / kWarp;
   for (std::int64_t e = (std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp; e < edges; e += warps) {
-    const std::int64_t point = e / L.k, jet = point / L.n;
-    const int j = int(e % L.k);
-    float s = 0.0f;
-    for (int c = lane; c < L.C; c += kWarp)
-      s += evaluate(L, channel_of(L, c), jet, point, j, c).y * dout[point * L.C + c];
-    for (int offset = kWarp / 2; offset > 0; offset /= 2) s += __shfl_down_sync(kFullMask, s, offset);
-    if (lane == 0) dalpha[e] += s;
+    const float* dout_point = dout + (e / L.k) * L.C;
+    const float s = warp_edge_dot(L, e, [dout_point](int c) { return dout_point[c]; });
+    if (threadIdx.x % kWarp == 0) dalpha[e] += s;
   }
 }
 
@@ -439,6 +416,18 @@ Tensor inverse_std(Context& ctx, const EdgeLayerArgs<float>& a, const char* op) 
   return inv;
 }
 
+// The layer as the kernels see it, with its inverse standard deviations (owned by inv).
+struct PreparedLayer {
+  Tensor inv;
+  Layer L;
+};
+
+PreparedLayer prepare(Context& ctx, const EdgeLayerArgs<float>& args, const char* op) {
+  Tensor inv = inverse_std(ctx, args, op);
+  const Layer L = layer_of(args, inv.data<float>());
+  return {std::move(inv), L};
+}
+
 // Reserves the scatter kernel's shared memory (opt-in above 48 KiB, as kernels/cuda/edge.cu does).
 template <typename Up>
 std::size_t reserve_scatter_memory(Context& ctx, const Geometry& g, const char* op) {
@@ -472,8 +461,7 @@ void finish_backward(Context& ctx, const Geometry& g, const Layer& L, const Up& 
   Tensor coef_t = ctx.empty(Shape{3 * g.C}, DType::F32, device_of(ctx));
   float* coef = coef_t.data<float>();
 
-  finish_kernel<NT><<<unsigned(C), kFinishThreads, 0, stream(ctx)>>>(partial, g.jets, C, sums);
-  check_launch(op);
+  finish_column_sums<NT>(ctx, partial, g.jets, C, sums, op);
   apply_local_sums_kernel<<<channel_grid(C), 128, 0, stream(ctx)>>>(sums, C, double(g.edges), grads.dbeta,
                                                                     grads.dgamma, third, fourth, buf);
   check_launch(op);
@@ -482,21 +470,30 @@ void finish_backward(Context& ctx, const Geometry& g, const Layer& L, const Up& 
   coefficients_kernel<<<channel_grid(C), 128, 0, stream(ctx)>>>(buf, L.gamma, L.inv, C, training, coef);
   check_launch(op);
   const std::size_t bytes = reserve_scatter_memory<Up>(ctx, g, op);
-  // The dbias partials reuse `partial` (at least C doubles per jet; finish_kernel above has read it
+  // The dbias partials reuse `partial` (at least C doubles per jet; finish_column_sums above has read it
   // earlier in stream order).
   double* dbias_partial = grads.dbias ? partial : nullptr;
   scatter_kernel<Up><<<g.jets, unsigned(g.threads), bytes, stream(ctx)>>>(L, up, coef, training, grads.dprojected,
                                                                           dbias_partial);
   check_launch(op);
   if (grads.dbias) {
-    finish_kernel<1><<<unsigned(C), kFinishThreads, 0, stream(ctx)>>>(partial, g.jets, C, dbias_sums);
-    check_launch(op);
-    add_sums_kernel<<<channel_grid(C), 128, 0, stream(ctx)>>>(dbias_sums, C, grads.dbias);
-    check_launch(op);
+    finish_column_sums<1>(ctx, partial, g.jets, C, dbias_sums, op);
+    store_sums(ctx, dbias_sums, C, 1.0, true, grads.dbias, op);
   }
 }
 
 unsigned warp_grid(std::int64_t edges) { return grid_for(edges * kWarp, kWarpThreads); }
+
+// Whether a backward has work: edges, or the sync call every replica makes in training mode.
+bool backward_has_work(const Geometry& g, const EdgeLayerGradArgs<float>& grads, const ReplicaSum& sync) {
+  return g.edges > 0 || (grads.batch_statistics && sync);
+}
+
+// Per-jet partials of NT terms; at least one jet's worth so the pointer is valid when there are no edges.
+template <int NT>
+Tensor jet_partials(Context& ctx, const Geometry& g) {
+  return ctx.empty(Shape{std::max<std::int64_t>(g.batch, 1) * NT * g.C}, DType::F64, device_of(ctx));
+}
 
 }  // namespace
 
@@ -521,10 +518,8 @@ void edge_batch_statistics(Context& ctx, const EdgeLayerArgs<float>& args, float
     stats_partials_kernel<false><<<g.jets, unsigned(g.threads), red_bytes, stream(ctx)>>>(L, nullptr, partial);
     check_launch(op);
   }
-  finish_kernel<1><<<unsigned(C), kFinishThreads, 0, stream(ctx)>>>(partial, g.jets, C, sums);
-  check_launch(op);
-  store_count_kernel<<<1, 1, 0, stream(ctx)>>>(count, double(g.edges));
-  check_launch(op);
+  finish_column_sums<1>(ctx, partial, g.jets, C, sums, op);
+  store_count(ctx, count, g.edges, op);
   if (sync) sync(sums, g.C + 1);
   mean_kernel<<<channel_grid(C), 128, 0, stream(ctx)>>>(sums, count, C, mean_d, batch_mean);
   check_launch(op);
@@ -532,8 +527,7 @@ void edge_batch_statistics(Context& ctx, const EdgeLayerArgs<float>& args, float
     stats_partials_kernel<true><<<g.jets, unsigned(g.threads), red_bytes, stream(ctx)>>>(L, mean_d, partial);
     check_launch(op);
   }
-  finish_kernel<1><<<unsigned(C), kFinishThreads, 0, stream(ctx)>>>(partial, g.jets, C, squares);
-  check_launch(op);
+  finish_column_sums<1>(ctx, partial, g.jets, C, squares, op);
   if (sync) sync(squares, g.C);
   variance_kernel<<<channel_grid(C), 128, 0, stream(ctx)>>>(squares, count, C, batch_var);
   check_launch(op);
@@ -543,8 +537,8 @@ void edge_layer_forward(Context& ctx, const EdgeLayerArgs<float>& args, float* y
   const char* op = "edge_layer_forward";
   const Geometry g = geometry_of(args, op);
   if (g.jets == 0) return;
-  const Tensor inv = inverse_std(ctx, args, op);
-  layer_forward_kernel<<<g.jets, unsigned(g.threads), 0, stream(ctx)>>>(layer_of(args, inv.data<float>()), y);
+  const PreparedLayer layer = prepare(ctx, args, op);
+  layer_forward_kernel<<<g.jets, unsigned(g.threads), 0, stream(ctx)>>>(layer.L, y);
   check_launch(op);
 }
 
@@ -553,9 +547,8 @@ void edge_score_forward(Context& ctx, const EdgeLayerArgs<float>& args, const fl
   const char* op = "edge_score_forward";
   const Geometry g = geometry_of(args, op);
   if (g.edges == 0) return;
-  const Tensor inv = inverse_std(ctx, args, op);
-  score_forward_kernel<<<warp_grid(g.edges), kWarpThreads, 0, stream(ctx)>>>(layer_of(args, inv.data<float>()), w,
-                                                                             w_bias, score, g.edges);
+  const PreparedLayer layer = prepare(ctx, args, op);
+  score_forward_kernel<<<warp_grid(g.edges), kWarpThreads, 0, stream(ctx)>>>(layer.L, w, w_bias, score, g.edges);
   check_launch(op);
 }
 
@@ -563,20 +556,17 @@ void edge_score_backward(Context& ctx, const EdgeLayerArgs<float>& args, const E
                          const float* w, const float* dscore, float* dw, float* dw_bias, const ReplicaSum& sync) {
   const char* op = "edge_score_backward";
   const Geometry g = geometry_of(args, op);
-  // With sync in training mode, a replica without rows still makes its call.
-  if (g.edges == 0 && !(grads.batch_statistics && sync)) return;
-  constexpr int kTerms = 4;
-  const Tensor inv = inverse_std(ctx, args, op);
-  const Layer L = layer_of(args, inv.data<float>());
+  if (!backward_has_work(g, grads, sync)) return;
+  const PreparedLayer layer = prepare(ctx, args, op);
+  const Layer& L = layer.L;
   const ScoreUpstream up{dscore, w};
-  // Per-jet partials; at least one jet's worth so the pointer is valid when there are no edges.
-  Tensor partial = ctx.empty(Shape{std::max<std::int64_t>(g.batch, 1) * kTerms * g.C}, DType::F64, device_of(ctx));
+  const Tensor partial = jet_partials<kScoreTerms>(ctx, g);
   if (g.jets > 0) {
-    score_backward_sums_kernel<<<g.jets, unsigned(g.threads), kTerms * g.threads * sizeof(double), stream(ctx)>>>(
+    score_backward_sums_kernel<<<g.jets, unsigned(g.threads), kScoreTerms * g.threads * sizeof(double), stream(ctx)>>>(
         L, up, partial.data<double>());
     check_launch(op);
   }
-  finish_backward<kTerms>(ctx, g, L, up, grads, partial.data<double>(), dw, dw_bias, sync, op);
+  finish_backward<kScoreTerms>(ctx, g, L, up, grads, partial.data<double>(), dw, dw_bias, sync, op);
 }
 
 void edge_aggregate_forward(Context& ctx, const EdgeLayerArgs<float>& args, const float* alpha,
@@ -584,9 +574,8 @@ void edge_aggregate_forward(Context& ctx, const EdgeLayerArgs<float>& args, cons
   const char* op = "edge_aggregate_forward";
   const Geometry g = geometry_of(args, op);
   if (g.jets == 0) return;
-  const Tensor inv = inverse_std(ctx, args, op);
-  aggregate_forward_kernel<<<g.jets, unsigned(g.threads), 0, stream(ctx)>>>(layer_of(args, inv.data<float>()), alpha,
-                                                                            out_bias, o, g_out);
+  const PreparedLayer layer = prepare(ctx, args, op);
+  aggregate_forward_kernel<<<g.jets, unsigned(g.threads), 0, stream(ctx)>>>(layer.L, alpha, out_bias, o, g_out);
   check_launch(op);
 }
 
@@ -595,23 +584,22 @@ void edge_aggregate_backward(Context& ctx, const EdgeLayerArgs<float>& args, con
                              float* dout_bias, const ReplicaSum& sync) {
   const char* op = "edge_aggregate_backward";
   const Geometry g = geometry_of(args, op);
-  if (g.edges == 0 && !(grads.batch_statistics && sync)) return;
-  constexpr int kTerms = 3;
-  const Tensor inv = inverse_std(ctx, args, op);
-  const Layer L = layer_of(args, inv.data<float>());
+  if (!backward_has_work(g, grads, sync)) return;
+  const PreparedLayer layer = prepare(ctx, args, op);
+  const Layer& L = layer.L;
   // dg / ties per (point, channel), written by the sums kernel and read again by the scatter.
   Tensor share;
   if (dg && g.points > 0) share = ctx.empty(Shape{g.points * g.C}, DType::F32, device_of(ctx));
-  float* dg_share = share.defined() ? share.data<float>() : nullptr;
+  float* dg_share = ptr_or_null<float>(share);
   const AggregateUpstream up{alpha, dout, g_in, dg_share};
-  Tensor partial = ctx.empty(Shape{std::max<std::int64_t>(g.batch, 1) * kTerms * g.C}, DType::F64, device_of(ctx));
+  const Tensor partial = jet_partials<kAggregateTerms>(ctx, g);
   if (g.jets > 0) {
-    aggregate_backward_sums_kernel<<<g.jets, unsigned(g.threads), kTerms * g.threads * sizeof(double),
+    aggregate_backward_sums_kernel<<<g.jets, unsigned(g.threads), kAggregateTerms * g.threads * sizeof(double),
                                      stream(ctx)>>>(L, up, dg_share ? dg : nullptr, dg_share, partial.data<double>());
     check_launch(op);
   }
-  finish_backward<kTerms>(ctx, g, L, up, grads, partial.data<double>(), dout ? dout_bias : nullptr, nullptr, sync,
-                          op);
+  finish_backward<kAggregateTerms>(ctx, g, L, up, grads, partial.data<double>(), dout ? dout_bias : nullptr, nullptr,
+                                   sync, op);
   if (dalpha && dout && g.edges > 0) {
     dalpha_kernel<<<warp_grid(g.edges), kWarpThreads, 0, stream(ctx)>>>(L, dout, dalpha, g.edges);
     check_launch(op);

@@ -2,7 +2,7 @@
 // is one block with a fixed row-to-thread assignment and a fixed tree: deterministic, no atomics.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/focal_loss.h"
-#include "kernels/focal_loss.h"
+#include "kernels/focal_loss_constants.h"
 
 namespace ucluster::cuda {
 

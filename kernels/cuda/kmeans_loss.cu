@@ -4,13 +4,14 @@
 //
 // The work is spread over the jets: one thread per jet b writes its per-jet terms (forward: the row
 // loss L_b; backward: the K*D contributions to dL/dmu) into a double scratch matrix [B, cols], and a
-// two-stage column reduction sums it in a fixed order (reduce_columns below). Same inputs, same bits;
+// two-stage column reduction (kernels/cuda/reduce.cuh) sums it in a fixed order. Same inputs, same bits;
 // no atomics and no host synchronisation.
 #include <optional>
 
 #include "engine/context.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/kmeans_loss.h"
+#include "kernels/cuda/reduce.cuh"
 
 namespace ucluster::cuda {
 
@@ -58,84 +59,31 @@ __device__ double cluster_grad(double d, const RowSoftmax& r, double alpha, doub
   return w == 0.0 ? 0.0 : scale * w * (1.0 - alpha * (d - r.mean_d));
 }
 
-// Deterministic column sums of a row-major [rows, cols] double matrix in two stages:
-// (1) block (x = chunk of kChunkRows rows, y = tile of kTileCols columns) with kRowLanes row lanes,
-//     each lane adding rows lane, lane + kRowLanes, ... of the chunk in order, the lanes then combined
-//     in a fixed tree;
-// (2) one thread per column adding the chunk partials in chunk order.
-// The order depends only on rows and cols, never on the launch or the scheduling.
-constexpr std::int64_t kChunkRows = 256;
-constexpr int kTileCols = 32;
-constexpr int kRowLanes = 8;  // power of two (tree over the lanes)
-constexpr int kFinishThreads = 128;
-constexpr std::int64_t kMaxColTiles = 65535;  // gridDim.y limit
-
-std::int64_t chunks_for(std::int64_t rows) { return (rows + kChunkRows - 1) / kChunkRows; }
-
-// partial[chunk * cols + c] = sum of terms[r * cols + c] over the chunk's rows.
-__global__ void column_partials_kernel(const double* terms, double* partial, std::int64_t rows, std::int64_t cols) {
-  __shared__ double lanes[kRowLanes][kTileCols];
-  const std::int64_t c = std::int64_t(blockIdx.y) * kTileCols + threadIdx.x;
-  const std::int64_t r0 = std::int64_t(blockIdx.x) * kChunkRows;
-  const std::int64_t r1 = r0 + kChunkRows < rows ? r0 + kChunkRows : rows;
-  double s = 0.0;
-  if (c < cols)
-    for (std::int64_t r = r0 + threadIdx.y; r < r1; r += kRowLanes) s += terms[r * cols + c];
-  lanes[threadIdx.y][threadIdx.x] = s;
-  __syncthreads();
-  for (int half = kRowLanes / 2; half > 0; half /= 2) {
-    if (threadIdx.y < half) lanes[threadIdx.y][threadIdx.x] += lanes[threadIdx.y + half][threadIdx.x];
-    __syncthreads();
-  }
-  if (threadIdx.y == 0 && c < cols) partial[std::int64_t(blockIdx.x) * cols + c] = lanes[0][threadIdx.x];
-}
-
-// v = float(sum over chunks / divisor); out[c] = v, or out[c] += v when accumulating (gradients).
-__global__ void column_finish_kernel(const double* partial, std::int64_t chunks, std::int64_t cols, double divisor,
-                                     bool accumulate, float* out) {
-  const std::int64_t c = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
-  if (c >= cols) return;
-  double s = 0.0;
-  for (std::int64_t k = 0; k < chunks; ++k) s += partial[k * cols + c];
-  const float v = static_cast<float>(s / divisor);
-  out[c] = accumulate ? out[c] + v : v;
-}
-
-// Column sums of terms [rows, cols] into out (see above); partial holds chunks_for(rows) * cols doubles.
-// rows == 0 gives sums of 0 (no partials kernel: an empty grid is an invalid launch).
-void reduce_columns(Context& ctx, const double* terms, double* partial, std::int64_t rows, std::int64_t cols,
-                    double divisor, bool accumulate, float* out, const char* op) {
-  if (cols == 0) return;
-  const std::int64_t chunks = chunks_for(rows), tiles = (cols + kTileCols - 1) / kTileCols;
-  UCLUSTER_CHECK(tiles <= kMaxColTiles, op, ": ", cols, " columns exceed the reduction grid");
-  if (chunks > 0) {
-    const dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(tiles));
-    column_partials_kernel<<<grid, dim3(kTileCols, kRowLanes), 0, stream(ctx)>>>(terms, partial, rows, cols);
-    check_launch(op);
-  }
-  column_finish_kernel<<<grid_for(cols, kFinishThreads), kFinishThreads, 0, stream(ctx)>>>(partial, chunks, cols,
-                                                                                            divisor, accumulate, out);
-  check_launch(op);
-}
-
-// Double scratch on the context's device: the per-jet terms [rows, cols] followed by the chunk
-// partials. Freed into the caching allocator on return; later users are ordered after the
-// reduction by the context's single stream.
+// Double scratch on the context's device: the per-jet terms [rows, cols], the partials of their
+// column sums and the sums [cols]. Freed into the caching allocator on return; later users are
+// ordered after the reduction by the context's single stream.
 class Scratch {
  public:
-  Scratch(Context& ctx, std::int64_t rows, std::int64_t cols) {
-    const std::int64_t n = rows * cols + chunks_for(rows) * cols;
+  Scratch(Context& ctx, std::int64_t rows, std::int64_t cols) : rows_(rows), cols_(cols) {
+    const std::int64_t n = rows * cols + column_partials_size<1>(rows, cols) + cols;
     buffer_ = ctx.empty(Shape{n > 0 ? n : 1}, DType::F64, Device::cuda(ctx.cuda()->device));
     terms_ = buffer_.data<double>();
-    partial_ = terms_ + rows * cols;
   }
   double* terms() const { return terms_; }
-  double* partial() const { return partial_; }
+
+  // out[c] = float(sum over rows of terms[r, c] / divisor), or out[c] += that when accumulating.
+  void reduce(Context& ctx, double divisor, bool accumulate, float* out, const char* op) const {
+    if (cols_ == 0) return;
+    double* partial = terms_ + rows_ * cols_;
+    double* sums = partial + column_partials_size<1>(rows_, cols_);
+    column_sums<1>(ctx, MatrixTerms<double>{terms_, cols_}, rows_, cols_, partial, sums, op);
+    store_sums(ctx, sums, cols_, divisor, accumulate, out, op);
+  }
 
  private:
+  std::int64_t rows_, cols_;
   Tensor buffer_;
   double* terms_ = nullptr;
-  double* partial_ = nullptr;
 };
 
 // One thread per jet: row_loss[b] = L_b = sum_j w_bj d_bj, and the distances when wanted.
@@ -154,7 +102,7 @@ __global__ void kmeans_forward_rows_kernel(const float* z, const float* mu, doub
 
 // One thread per jet, both gradients from one row softmax (each optional):
 //   dz_bc += sum_j g_bj 2 (z_bc - mu_jc);
-//   dmu_terms[b, j * D + c] = -g_bj 2 (z_bc - mu_jc), summed over b by reduce_columns.
+//   dmu_terms[b, j * D + c] = -g_bj 2 (z_bc - mu_jc), summed over b by Scratch::reduce.
 __global__ void kmeans_backward_rows_kernel(const float* z, const float* mu, const float* dloss, float* dz,
                                             double* dmu_terms, std::int64_t batch, std::int64_t clusters,
                                             std::int64_t dim, double alpha) {
@@ -206,7 +154,7 @@ void kmeans_loss_forward(Context& ctx, const float* z, const float* mu, float* l
     check_launch(op);
   }
   // loss = (sum_b L_b) / B, as cpu/kmeans_loss.cpp (0/0 = NaN for an empty batch, as there).
-  reduce_columns(ctx, scratch.terms(), scratch.partial(), batch, 1, double(batch), false, loss, op);
+  scratch.reduce(ctx, double(batch), false, loss, op);
 }
 
 void kmeans_loss_backward(Context& ctx, const float* z, const float* mu, const float* dloss, float* dz, float* dmu,
@@ -223,7 +171,7 @@ void kmeans_loss_backward(Context& ctx, const float* z, const float* mu, const f
     check_launch(op);
   }
   // dmu_jc += float(sum_b terms[b, jc]).
-  if (want_dmu) reduce_columns(ctx, scratch->terms(), scratch->partial(), batch, cols, 1.0, true, dmu, op);
+  if (want_dmu) scratch->reduce(ctx, 1.0, true, dmu, op);
 }
 
 void kmeans_assign(Context& ctx, const float* dist, std::int32_t* assign, std::int64_t batch,

@@ -1,4 +1,4 @@
-// The NCCL communicator on one GPU (issue #5: "the NCCL path with one rank at least"): a single
+// The NCCL communicator on one GPU ("the NCCL path with one rank at least"): a single
 // rank needs no MPI, so this runs on a GPU machine without MPI. Device all-reduce and broadcast go
 // through NCCL on the context's stream; host collectives through the single-process communicator.
 // Skips, saying so, without a GPU or without libnccl.

@@ -1,5 +1,5 @@
 // CUDA-vs-CPU parity of the GAP attention ops (spec 2.3): attention_softmax, attention_aggregate,
-// neighbor_max.
+// neighbour_max.
 //
 // Tolerances (k neighbours, A channels, eps32 = 2^-23; derivations to first order in eps32):
 //  * softmax forward: z = LeakyReLU(a + c) and the row max are bit-identical; expf differs by at
@@ -15,7 +15,7 @@
 //    backward: dalpha is a (A + 1)-term dot product: (A + 2) eps32 (|dalpha0| + sum |dout y|);
 //    dy += alpha dout (possibly one FMA): 2 eps32 (|dy0| + |alpha dout|); dbias is a double sum
 //    rounded once: (2 eps32 + 1e-11) (|dbias0| + sum |dout|).
-//  * neighbor_max forward is a selection: bit for bit. Backward dy += (1 / ties) dg:
+//  * neighbour_max forward is a selection: bit for bit. Backward dy += (1 / ties) dg:
 //    2 eps32 (|dy0| + |dg|); exact ties are planted to exercise the equal split (spec 8 #16).
 #include <algorithm>
 #include <limits>
@@ -143,14 +143,14 @@ class AttentionParity : public parity::CudaParity {
     }
     const Shape gs{B, N, A};
     Tensor g_c = poisoned_cpu(gs), g_g = poisoned_gpu(gs);
-    neighbor_max_forward(ctx(), y, g_c);
-    neighbor_max_forward(ctx(), to_gpu(y), g_g);
-    UCLUSTER_EXPECT_SAME_BITS(ctx(), "neighbor_max forward", g_g, g_c);
+    neighbour_max_forward(ctx(), y, g_c);
+    neighbour_max_forward(ctx(), to_gpu(y), g_g);
+    UCLUSTER_EXPECT_SAME_BITS(ctx(), "neighbour_max forward", g_g, g_c);
 
     const Tensor dg = randn(gs), dy0 = randn({B, N, k, A});
     Tensor dy_c = clone_cpu(dy0), dy_g = to_gpu(dy0);
-    neighbor_max_backward(ctx(), y, g_c, dg, dy_c);
-    neighbor_max_backward(ctx(), to_gpu(y), to_gpu(g_c), to_gpu(dg), dy_g);
+    neighbour_max_backward(ctx(), y, g_c, dg, dy_c);
+    neighbour_max_backward(ctx(), to_gpu(y), to_gpu(g_c), to_gpu(dg), dy_g);
     const std::vector<double> dgv = values(dg), d0 = values(dy0);
     std::vector<double> bound(d0.size());
     for (std::int64_t r = 0; r < B * N; ++r)
@@ -159,7 +159,7 @@ class AttentionParity : public parity::CudaParity {
           const std::int64_t i = (r * k + j) * A + ch;
           bound[i] = 2 * kEps32 * (std::abs(d0[i]) + std::abs(dgv[r * A + ch]));
         }
-    UCLUSTER_EXPECT_PARITY(ctx(), "neighbor_max backward dy", dy_g, dy_c, bound);
+    UCLUSTER_EXPECT_PARITY(ctx(), "neighbour_max backward dy", dy_g, dy_c, bound);
   }
 };
 
@@ -174,8 +174,8 @@ TEST_F(AttentionParity, AggregateGap0) { check_aggregate(8, 100, 10, 16, true); 
 TEST_F(AttentionParity, AggregateGap1) { check_aggregate(8, 100, 10, 128, true); }
 TEST_F(AttentionParity, AggregateNoBias) { check_aggregate(3, 5, 4, 7, false); }
 
-TEST_F(AttentionParity, NeighborMaxGap0WithTies) { check_max(8, 100, 10, 16); }
-TEST_F(AttentionParity, NeighborMaxGap1WithTies) { check_max(8, 100, 10, 128); }
+TEST_F(AttentionParity, NeighbourMaxGap0WithTies) { check_max(8, 100, 10, 16); }
+TEST_F(AttentionParity, NeighbourMaxGap1WithTies) { check_max(8, 100, 10, 128); }
 
 }  // namespace
 }  // namespace ucluster

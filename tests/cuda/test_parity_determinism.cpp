@@ -1,6 +1,6 @@
-// GPU determinism (issue 6 items 2 and 3): the same op sequence run twice on the GPU gives
-// bit-identical outputs and gradients, and two identical training steps of the UCluster model give
-// bit-identical losses, gradients, parameters, Adam moments and BN moving statistics.
+// GPU determinism: the same op sequence run twice on the GPU gives bit-identical outputs and
+// gradients, and two identical training steps of the UCluster model give bit-identical losses,
+// gradients, parameters, Adam moments and BN moving statistics.
 //
 // Tolerance: none (bit for bit). Every CUDA body promises fixed reduction orders and no atomics
 // (kernels/cuda/*.cu); cuBLAS is deterministic for a fixed handle, stream and problem size unless
@@ -96,13 +96,13 @@ class Determinism : public parity::CudaParity {
     const Var a = leaky_relu(tape, dense(tape, x, p["W_self"], nullptr), 0.1);  // [B, N, 1], signed
     const Var alpha = attention_softmax(tape, a, c, kAttentionLeakySlope);
     const Var o = relu(tape, attention_aggregate(tape, alpha, y, p["b_out"]));  // [B, N, 16]
-    const Var g = neighbor_max(tape, y);                                  // [B, N, 16]
+    const Var g = neighbour_max(tape, y);                                 // [B, N, 16]
     const Var h = concat(tape, {x, o, g});                                // [B, N, 40]
     const BatchNormResult bn2 = batch_norm_train(tape, dense(tape, h, p["W_net"], nullptr), p["gamma_net"], p["beta_net"]);
     const Var h2 = relu(tape, bn2.y);                                     // [B, N, 32]
     const Tensor knn2 = knn_features(tape, h2, k);
     const Var y2 = relu(tape, dense(tape, edge_diff(tape, h2, knn2), p["W_edge2"], nullptr));
-    const Var zf = relu(tape, dense(tape, neighbor_max(tape, y2), p["W_agg"], nullptr));  // [B, N, 3]
+    const Var zf = relu(tape, dense(tape, neighbour_max(tape, y2), p["W_agg"], nullptr));  // [B, N, 3]
     const Var z = mean_pool(tape, zf);                                    // [B, 3]
     const KMeansLossResult km = kmeans_loss(tape, z, p["mu"], 10.0);
     const Var logits = dense(tape, z, p["W_fc"], p["b_fc"]);

@@ -1,5 +1,5 @@
-// CUDA-vs-CPU parity of the fused edge path of a GAP block (kernels/edge_attention.h, issue #6
-// item 2): edge_batch_statistics, edge_layer_forward, edge_score and edge_aggregate, forward and
+// CUDA-vs-CPU parity of the fused edge path of a GAP block (kernels/edge_attention.h):
+// edge_batch_statistics, edge_layer_forward, edge_score and edge_aggregate, forward and
 // backward, in training mode (the CPU's batch statistics given to both sides, gradient through
 // them) and inference mode (given moving statistics).
 //

@@ -1,4 +1,4 @@
-// InferenceGraph on the GPU (issue #6): the captured CUDA graph replays the inference forward.
+// InferenceGraph on the GPU: the captured CUDA graph replays the inference forward.
 // Replays must equal a direct (un-captured) inference forward on the same context bit for bit: the
 // same kernels run on the same data, only launched from a graph (same device, same cuBLAS
 // configuration, one active stream at a time), so nothing may differ. Also: replays follow

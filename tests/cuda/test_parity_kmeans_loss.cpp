@@ -25,6 +25,16 @@ using parity::kEps64;
 
 class KMeansParity : public parity::CudaParity {
  protected:
+  // Inputs of the repeatability tests: z and mu in [0, 3) and dloss = 0.7 on the GPU, and small
+  // random gradients (on the CPU) to accumulate into.
+  struct BackwardInputs {
+    Tensor z, mu, dloss, dz0, dmu0;
+  };
+  BackwardInputs backward_inputs(std::int64_t B, std::int64_t K, std::int64_t D) {
+    return {to_gpu(rand({B, D}, 0.0, 3.0)), to_gpu(rand({K, D}, 0.0, 3.0)),
+            to_gpu(ctx().from_vector<float>({1}, {0.7f}, Device::cpu())), randn({B, D}, 1e-2), randn({K, D}, 1e-2)};
+  }
+
   void check(std::int64_t B, std::int64_t K, std::int64_t D, double alpha) {
     // z >= 0 (average of ReLU outputs, spec 2.4 row 23); centroids in the same range.
     const Tensor z = rand({B, D}, 0.0, 3.0), mu = rand({K, D}, 0.0, 3.0);
@@ -115,9 +125,7 @@ TEST_F(KMeansParity, TwoColumnTilesOddChunk) { check(257, 7, 5, 6.0); }
 TEST_F(KMeansParity, RepeatableBits) {
   const std::int64_t B = 4096, K = 3, D = 3;
   const double alpha = 380.0;
-  const Tensor z = to_gpu(rand({B, D}, 0.0, 3.0)), mu = to_gpu(rand({K, D}, 0.0, 3.0));
-  const Tensor dloss = to_gpu(ctx().from_vector<float>({1}, {0.7f}, Device::cpu()));
-  const Tensor dz0 = randn({B, D}, 1e-2), dmu0 = randn({K, D}, 1e-2);
+  const auto [z, mu, dloss, dz0, dmu0] = backward_inputs(B, K, D);
   Tensor loss[2], dist[2], dz[2], dmu[2];
   for (int run = 0; run < 2; ++run) {
     loss[run] = poisoned_gpu({1});
@@ -137,9 +145,7 @@ TEST_F(KMeansParity, RepeatableBits) {
 TEST_F(KMeansParity, EachGradientAlone) {
   const std::int64_t B = 600, K = 3, D = 3;
   const double alpha = 10.0;
-  const Tensor z = to_gpu(rand({B, D}, 0.0, 3.0)), mu = to_gpu(rand({K, D}, 0.0, 3.0));
-  const Tensor dloss = to_gpu(ctx().from_vector<float>({1}, {0.7f}, Device::cpu()));
-  const Tensor dz0 = randn({B, D}, 1e-2), dmu0 = randn({K, D}, 1e-2);
+  const auto [z, mu, dloss, dz0, dmu0] = backward_inputs(B, K, D);
   Tensor dz_both = to_gpu(dz0), dmu_both = to_gpu(dmu0), dz_alone = to_gpu(dz0), dmu_alone = to_gpu(dmu0);
   kmeans_loss_backward(ctx(), z, mu, alpha, dloss, dz_both, dmu_both);
   kmeans_loss_backward(ctx(), z, mu, alpha, dloss, dz_alone, Tensor());

@@ -2,7 +2,7 @@
 //
 // Tolerance: none. Both backends evaluate the Gram-form distance with the same explicitly rounded
 // float32 operations in the same order (kernels/knn.h), so every row's neighbour SET must match
-// exactly (issue 6: "kNN indices must match exactly as sets"). The order within a row is also
+// exactly ("kNN indices must match exactly as sets"). The order within a row is also
 // expected to match (ties -> lower index on both); order mismatches are recorded as the test
 // property `order_mismatch_rows` but only sets are required, since the model is order-invariant.
 #include <algorithm>
@@ -14,14 +14,11 @@
 namespace ucluster {
 namespace {
 
-class KnnParity : public parity::CudaParity {
+// Float64 distances break float32's exact ties (e.g. 1000 + |x|^2 of padded points), so the f64
+// stand-in cannot reproduce float32 neighbour sets; it has nothing to check here.
+class KnnParity : public parity::Float32Parity {
  protected:
-  void SetUp() override {
-    parity::CudaParity::SetUp();
-    // Float64 distances break float32's exact ties (e.g. 1000 + |x|^2 of padded points), so the
-    // f64 stand-in cannot reproduce float32 neighbour sets; it has nothing to check here.
-    if (mode_ == parity::StandIn::Cpu64) GTEST_SKIP() << "kNN sets are float32-specific; f64 stand-in not applicable";
-  }
+  KnnParity() : Float32Parity("kNN sets are float32-specific") {}
 
   void expect_same_sets(const char* what, const Tensor& idx_gpu, const Tensor& idx_cpu, std::int64_t k) {
     ASSERT_EQ(idx_gpu.shape(), idx_cpu.shape()) << what;
@@ -51,25 +48,26 @@ class KnnParity : public parity::CudaParity {
                                << " rows have different neighbour sets; first " << first;
   }
 
-  void check_coordinates(const Tensor& x, std::int64_t k) {
+  using KnnForward = void (*)(Context&, const Tensor&, std::int64_t, const Tensor&);
+
+  // forward on the CPU and the GPU into preallocated indices; returns the CPU indices.
+  Tensor check(const char* what, KnnForward forward, const Tensor& x, std::int64_t k) {
     const Shape s{x.dim(0), x.dim(1), k};
     Tensor idx_c = ctx().empty(s, DType::I32, Device::cpu());
     Tensor idx_g = ctx().empty(s, DType::I32, gpu_device());
-    knn_coordinates_forward(ctx(), x, k, idx_c);
-    knn_coordinates_forward(ctx(), to_gpu(x), k, idx_g);
-    expect_same_sets("knn_coordinates", idx_g, idx_c, k);
+    forward(ctx(), x, k, idx_c);
+    forward(ctx(), to_gpu(x), k, idx_g);
+    expect_same_sets(what, idx_g, idx_c, k);
+    return idx_c;
+  }
+
+  void check_coordinates(const Tensor& x, std::int64_t k) {
+    const Tensor idx_c = check("knn_coordinates", knn_coordinates_forward, x, k);
     // The allocating form gives the same result.
     expect_same_sets("knn_coordinates (allocating)", knn_coordinates(ctx(), to_gpu(x), k), idx_c, k);
   }
 
-  void check_features(const Tensor& h, std::int64_t k) {
-    const Shape s{h.dim(0), h.dim(1), k};
-    Tensor idx_c = ctx().empty(s, DType::I32, Device::cpu());
-    Tensor idx_g = ctx().empty(s, DType::I32, gpu_device());
-    knn_features_forward(ctx(), h, k, idx_c);
-    knn_features_forward(ctx(), to_gpu(h), k, idx_g);
-    expect_same_sets("knn_features", idx_g, idx_c, k);
-  }
+  void check_features(const Tensor& h, std::int64_t k) { check("knn_features", knn_features_forward, h, k); }
 };
 
 // kNN #1 at B = 8, N = 100, k = 10 with jets of 100, 40, 10, 7 (fewer than k: ties among padded

@@ -140,7 +140,7 @@ TEST(AttentionAggregate, RejectsBadShapes) {
                Error);
 }
 
-TEST(NeighborMax, ForwardAndTiedGradientSplitEquallyAsTensorFlow) {
+TEST(NeighbourMax, ForwardAndTiedGradientSplitEquallyAsTensorFlow) {
   Context ctx(test::cpu_options());
   // One point, k = 4, A = 3. Channel 0: two tied maxima (3, 3); channel 1: three (5, 5, 5);
   // channel 2: a unique maximum.
@@ -150,44 +150,44 @@ TEST(NeighborMax, ForwardAndTiedGradientSplitEquallyAsTensorFlow) {
                                                     2, 5, -1});
   Tape tape(ctx);
   Var yv = make_var(y, true);
-  Var g = neighbor_max(tape, yv);
+  Var g = neighbour_max(tape, yv);
   EXPECT_EQ(ctx.to_vector<double>(g->value), (std::vector<double>{3, 5, 7}));
   tape.backward(g, ctx.from_vector<double>({1, 1, 3}, {1, 1, 1}));
   EXPECT_EQ(ctx.to_vector<double>(yv->grad),
             (std::vector<double>{0.5, 1.0 / 3, 0, 0, 1.0 / 3, 0, 0.5, 0, 1, 0, 1.0 / 3, 0}));
 }
 
-TEST(NeighborMax, TiedPaddedNeighboursInFloat32) {
+TEST(NeighbourMax, TiedPaddedNeighboursInFloat32) {
   Context ctx(test::cpu_options());
   // Two identical padded neighbours give exactly equal edge features: gradient 1/2 each.
   Tensor y = ctx.from_vector<float>({1, 1, 3, 1}, {0.75f, 0.75f, 0.25f});
   Tensor g = ctx.empty({1, 1, 1});
-  neighbor_max_forward(ctx, y, g);
+  neighbour_max_forward(ctx, y, g);
   Tensor dy = ctx.zeros({1, 1, 3, 1});
-  neighbor_max_backward(ctx, y, g, ctx.from_vector<float>({1, 1, 1}, {3.0f}), dy);
+  neighbour_max_backward(ctx, y, g, ctx.from_vector<float>({1, 1, 1}, {3.0f}), dy);
   EXPECT_EQ(ctx.to_vector<float>(dy), (std::vector<float>{1.5f, 1.5f, 0}));
 }
 
-TEST(NeighborMax, GradCheckWithoutTies) {
+TEST(NeighbourMax, GradCheckWithoutTies) {
   Context ctx(test::cpu_options());
   // Continuous random values: no ties, the max is differentiable at the test point.
   auto report = gradcheck(ctx, {random_tensor(ctx, {2, 3, 4, 5})}, {true},
-                          [](Tape& t, const std::vector<Var>& v) { return neighbor_max(t, v[0]); });
+                          [](Tape& t, const std::vector<Var>& v) { return neighbour_max(t, v[0]); });
   EXPECT_LT(report.max_error, test::kGradCheckTolerance) << report.worst;
 }
 
-TEST(NeighborMax, RejectsBadShapes) {
+TEST(NeighbourMax, RejectsBadShapes) {
   Context ctx(test::cpu_options());
   try {
-    neighbor_max_forward(ctx, ctx.zeros({2, 3, 4, 5}), ctx.zeros({2, 3, 4}));
+    neighbour_max_forward(ctx, ctx.zeros({2, 3, 4, 5}), ctx.zeros({2, 3, 4}));
     FAIL() << "expected an exception";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("[2,3,5]"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(neighbor_max_forward(ctx, ctx.zeros({2, 3, 5}), ctx.zeros({2, 3, 5})), Error);
-  EXPECT_THROW(neighbor_max_forward(ctx, ctx.zeros({2, 3, 0, 5}), ctx.zeros({2, 3, 5})), Error);
-  EXPECT_THROW(neighbor_max_backward(ctx, ctx.zeros({2, 3, 4, 5}), ctx.zeros({2, 3, 5}), ctx.zeros({2, 3, 5}),
-                                     ctx.zeros({2, 3, 4, 4})),
+  EXPECT_THROW(neighbour_max_forward(ctx, ctx.zeros({2, 3, 5}), ctx.zeros({2, 3, 5})), Error);
+  EXPECT_THROW(neighbour_max_forward(ctx, ctx.zeros({2, 3, 0, 5}), ctx.zeros({2, 3, 5})), Error);
+  EXPECT_THROW(neighbour_max_backward(ctx, ctx.zeros({2, 3, 4, 5}), ctx.zeros({2, 3, 5}), ctx.zeros({2, 3, 5}),
+                                      ctx.zeros({2, 3, 4, 4})),
                Error);
 }
 

@@ -1,4 +1,5 @@
 #include "kernels/edge.h"
+#include "tests/kernels/thread_counts.h"
 #include "tests/test_support.h"
 
 namespace ucluster {
@@ -40,20 +41,16 @@ TEST(Edge, GradCheck) {
 }
 
 TEST(Edge, BackwardIsIdenticalForOneAndTwoThreads) {
-  std::vector<float> grads[2];
-  for (int threads : {1, 2}) {
-    ContextOptions o = test::cpu_options();
-    o.num_threads = threads;
-    Context ctx(o);
+  const std::function<std::vector<float>(Context&)> backward = [](Context& ctx) {
     const std::int64_t batch = 7, n = 30, k = 10, c = 16;
     std::vector<std::int32_t> iv(batch * n * k);
     for (auto& v : iv) v = static_cast<std::int32_t>(ctx.rng().uniform(0.0, double(n))) % n;
     Tensor de = test::random_tensor(ctx, {batch, n, k, c}, DType::F32);
     Tensor dx = ctx.zeros({batch, n, c});
     edge_diff_backward(ctx, ctx.from_vector<std::int32_t>({batch, n, k}, iv), de, dx);
-    grads[threads - 1] = ctx.to_vector<float>(dx);
-  }
-  EXPECT_EQ(grads[0], grads[1]);
+    return ctx.to_vector<float>(dx);
+  };
+  EXPECT_EQ(test::with_threads(1, backward), test::with_threads(2, backward));
 }
 
 TEST(Edge, RejectsBadIndicesAndShapes) {

@@ -1,6 +1,6 @@
 // The fused edge path of a GAP block (kernels/edge_attention.h) against the unfused graph of the
 // existing, separately tested ops (edge_diff, bias_add, batch norm, ReLU, dense, attention softmax,
-// attention_aggregate, neighbor_max), forward and backward, in training and inference mode; its own
+// attention_aggregate, neighbour_max), forward and backward, in training and inference mode; its own
 // finite-difference gradient; float32 against float64; thread-count determinism; synchronised
 // statistics over two replicas; bad input.
 #include <cmath>
@@ -14,6 +14,7 @@
 #include "kernels/dense.h"
 #include "kernels/edge.h"
 #include "kernels/edge_attention.h"
+#include "tests/kernels/thread_counts.h"
 #include "tests/test_support.h"
 #include "tests/two_replicas.h"
 
@@ -128,7 +129,7 @@ Var unfused(Tape& t, const Problem& p, const std::vector<Var>& v, bool train) {
                                                tensor_like(ctx, P, p.var)));
   Var score = dense(t, y, v[4], v[5]);
   Var alpha = attention_softmax(t, v[6], score_to_coefficient(t, p, score, v, train, {}), kAttentionLeakySlope);
-  return concat(t, {relu(t, attention_aggregate(t, alpha, y, v[9])), neighbor_max(t, y)});
+  return concat(t, {relu(t, attention_aggregate(t, alpha, y, v[9])), neighbour_max(t, y)});
 }
 
 struct PathRun {
@@ -232,20 +233,14 @@ TEST(EdgeAttention, StatisticsAndEdgeFeaturesMatchBatchNorm) {
   EXPECT_LT(relative_error(test::values(ctx, y), test::values(ctx, relu(t, bn.y)->value)), 1e-13);
 }
 
-TEST(EdgeAttention, GradCheckTraining) {
+TEST(EdgeAttention, GradCheckTrainingAndInference) {
   const Problem p = make_problem(2, 5, 3, 3);
-  Context ctx(test::cpu_options());
-  auto report = test::gradcheck(ctx, inputs_of<double>(ctx, p), std::vector<bool>(10, true),
-                                [&](Tape& t, const std::vector<Var>& v) { return fused(t, p, v, true); });
-  EXPECT_LT(report.max_error, test::kGradCheckTolerance) << report.worst;
-}
-
-TEST(EdgeAttention, GradCheckInference) {
-  const Problem p = make_problem(2, 5, 3, 3);
-  Context ctx(test::cpu_options());
-  auto report = test::gradcheck(ctx, inputs_of<double>(ctx, p), std::vector<bool>(10, true),
-                                [&](Tape& t, const std::vector<Var>& v) { return fused(t, p, v, false); });
-  EXPECT_LT(report.max_error, test::kGradCheckTolerance) << report.worst;
+  for (bool training : {true, false}) {
+    Context ctx(test::cpu_options());
+    auto report = test::gradcheck(ctx, inputs_of<double>(ctx, p), std::vector<bool>(10, true),
+                                  [&](Tape& t, const std::vector<Var>& v) { return fused(t, p, v, training); });
+    EXPECT_LT(report.max_error, test::kGradCheckTolerance) << (training ? "training: " : "inference: ") << report.worst;
+  }
 }
 
 // float32 against float64 on the GAP1 width. Every output and gradient is a chain of at most ~10
@@ -264,14 +259,11 @@ TEST(EdgeAttention, Float32AgreesWithFloat64) {
 TEST(EdgeAttention, BitsDoNotDependOnTheThreadCount) {
   const Problem p = make_problem(6, 30, 10, 16);
   const std::vector<double> seed = seed_for(p, p.B);
-  PathRun runs[2];
-  for (int threads : {1, 2}) {
-    ContextOptions o = test::cpu_options();
-    o.num_threads = threads;
-    Context ctx(o);
-    runs[threads - 1] = run<float>(ctx, inputs_of<float>(ctx, p), seed,
-                                   [&](Tape& t, const std::vector<Var>& v) { return fused(t, p, v, true); });
-  }
+  const std::function<PathRun(Context&)> fused_run = [&](Context& ctx) {
+    return run<float>(ctx, inputs_of<float>(ctx, p), seed,
+                      [&](Tape& t, const std::vector<Var>& v) { return fused(t, p, v, true); });
+  };
+  const PathRun runs[2] = {test::with_threads(1, fused_run), test::with_threads(2, fused_run)};
   EXPECT_EQ(runs[0].out, runs[1].out);
   for (std::size_t i = 0; i < runs[0].grads.size(); ++i)
     EXPECT_EQ(runs[0].grads[i], runs[1].grads[i]) << kInputNames[i];

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "kernels/focal_loss.h"
+#include "tests/kernels/thread_counts.h"
 #include "tests/test_support.h"
 
 namespace ucluster {
@@ -108,22 +109,16 @@ TEST(FocalLoss, BackwardAccumulatesAndScalesWithTheUpstreamGradient) {
 }
 
 TEST(FocalLoss, ResultsAreIdenticalForOneAndThreeThreads) {
-  std::vector<float> results[2];
-  for (int threads : {1, 3}) {
-    ContextOptions o = test::cpu_options();
-    o.num_threads = threads;
-    Context ctx(o);
+  const std::function<std::vector<float>(Context&)> loss_and_grad = [](Context& ctx) {
     std::vector<std::int32_t> t(1000);
     for (std::size_t b = 0; b < t.size(); ++b) t[b] = static_cast<std::int32_t>(b % 20);
     Tape tape(ctx);
     Var logits = make_var(test::random_tensor(ctx, {1000, 20}, DType::F32, -5, 5), true);
     Var loss = focal_loss(tape, logits, ctx.from_vector<std::int32_t>({1000}, t), 2.0, 1.0);
     tape.backward(loss);
-    std::vector<float>& r = results[threads == 1 ? 0 : 1];
-    r = ctx.to_vector<float>(logits->grad);
-    r.push_back(ctx.to_vector<float>(loss->value)[0]);
-  }
-  EXPECT_EQ(results[0], results[1]);
+    return test::float_values(ctx, {logits->grad, loss->value});
+  };
+  EXPECT_EQ(test::with_threads(1, loss_and_grad), test::with_threads(3, loss_and_grad));
 }
 
 TEST(FocalLoss, CudaMatchesCpu) {

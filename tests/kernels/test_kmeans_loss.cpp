@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "kernels/kmeans_loss.h"
+#include "tests/kernels/thread_counts.h"
 #include "tests/test_support.h"
 
 namespace ucluster {
@@ -103,25 +104,24 @@ TEST(KMeansLoss, NegativeInverseTemperatureDoesNotOverflow) {
   EXPECT_TRUE(std::isfinite(ctx.to_vector<double>(loss)[0]));
 }
 
-TEST(KMeansLoss, GradCheckZAndMuAtAlpha5) {
-  Context ctx(test::cpu_options());
-  auto report = gradcheck(ctx, {random_tensor(ctx, {6, 3}), random_tensor(ctx, {3, 3})}, {true, true},
-                          [](Tape& t, const std::vector<Var>& v) { return kmeans_loss(t, v[0], v[1], 5.0).loss; });
-  EXPECT_LT(report.max_error, test::kGradCheckTolerance) << report.worst;
-}
+struct GradCheckCase {
+  const char* name;
+  Shape z, mu;
+  bool z_requires_grad;
+  double alpha;
+};
 
-TEST(KMeansLoss, GradCheckMoreCentroidsThanJets) {
-  Context ctx(test::cpu_options());
-  auto report = gradcheck(ctx, {random_tensor(ctx, {2, 4}), random_tensor(ctx, {5, 4})}, {true, true},
-                          [](Tape& t, const std::vector<Var>& v) { return kmeans_loss(t, v[0], v[1], 2.5).loss; });
-  EXPECT_LT(report.max_error, test::kGradCheckTolerance) << report.worst;
-}
-
-TEST(KMeansLoss, GradCheckOnlyMuAsInFullTrainingWithFrozenEncoder) {
-  Context ctx(test::cpu_options());
-  auto report = gradcheck(ctx, {random_tensor(ctx, {5, 3}), random_tensor(ctx, {3, 3})}, {false, true},
-                          [](Tape& t, const std::vector<Var>& v) { return kmeans_loss(t, v[0], v[1], 10.0).loss; });
-  EXPECT_LT(report.max_error, test::kGradCheckTolerance) << report.worst;
+// z and mu at alpha 5; more centroids than jets; only mu, as in full training with a frozen encoder.
+TEST(KMeansLoss, GradCheck) {
+  const GradCheckCase cases[] = {{"z and mu at alpha 5", {6, 3}, {3, 3}, true, 5.0},
+                                 {"more centroids than jets", {2, 4}, {5, 4}, true, 2.5},
+                                 {"only mu (frozen encoder)", {5, 3}, {3, 3}, false, 10.0}};
+  for (const GradCheckCase& c : cases) {
+    Context ctx(test::cpu_options());
+    auto report = gradcheck(ctx, {random_tensor(ctx, c.z), random_tensor(ctx, c.mu)}, {c.z_requires_grad, true},
+                            [&](Tape& t, const std::vector<Var>& v) { return kmeans_loss(t, v[0], v[1], c.alpha).loss; });
+    EXPECT_LT(report.max_error, test::kGradCheckTolerance) << c.name << ": " << report.worst;
+  }
 }
 
 TEST(KMeansLoss, BackwardAccumulates) {
@@ -145,23 +145,16 @@ TEST(KMeansLoss, BackwardAccumulates) {
 }
 
 TEST(KMeansLoss, ResultsAreIdenticalForOneAndThreeThreads) {
-  std::vector<float> results[2];
-  for (int threads : {1, 3}) {
-    ContextOptions o = test::cpu_options();
-    o.num_threads = threads;
-    Context ctx(o);
+  const std::function<std::vector<float>(Context&)> loss_and_grads = [](Context& ctx) {
     // More jets than one reduction block (cpu/reduce.h), so dL/dmu sums several block partials.
     Tape tape(ctx);
     Var z = make_var(test::random_tensor(ctx, {1300, 3}, DType::F32), true);
     Var mu = make_var(test::random_tensor(ctx, {3, 3}, DType::F32), true);
     KMeansLossResult km = kmeans_loss(tape, z, mu, 50.0);
     tape.backward(km.loss);
-    for (const Tensor& t : {km.loss->value, km.distances, z->grad, mu->grad}) {
-      const std::vector<float> v = ctx.to_vector<float>(t);
-      results[threads == 1 ? 0 : 1].insert(results[threads == 1 ? 0 : 1].end(), v.begin(), v.end());
-    }
-  }
-  EXPECT_EQ(results[0], results[1]);
+    return test::float_values(ctx, {km.loss->value, km.distances, z->grad, mu->grad});
+  };
+  EXPECT_EQ(test::with_threads(1, loss_and_grads), test::with_threads(3, loss_and_grads));
 }
 
 TEST(KMeansLoss, CudaMatchesCpu) {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <random>
 #include <vector>
+#include "check_common.h"
 #include "engine/context.h"
 #include "kernels/cpu/batch_norm.h"
 #include "kernels/cuda/batch_norm.h"
@@ -11,27 +12,14 @@
 using namespace ucluster;
 using V = std::vector<float>;
 std::mt19937_64 rng(7);
-int fails = 0;
+emu_check::Checker checker;
 
 void cmp(const char* what, bool relu, const V& a, const V& b, double rel) {
-  double scale = 0;
-  for (float x : b) scale = std::max(scale, double(std::abs(x)));
-  int bad = 0;
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = std::abs(double(a[i]) - double(b[i]));
-    if (!(d <= rel * scale + 1e-30)) ++bad;
-    worst = std::max(worst, d / (scale + 1e-30));
-  }
-  std::printf("%-28s relu %d %s (%d bad of %zu, worst rel %.3g)\n", what, relu, bad ? "FAIL" : "ok", bad, a.size(), worst);
-  fails += bad > 0;
+  checker.compare(std::string(what) + (relu ? " relu 1" : " relu 0"), a, b, rel);
 }
 
 int main() {
-  ContextOptions o;
-  o.device = "cpu";
-  o.log = [](const std::string&) {};
-  Context ctx(o);
+  Context ctx(emu_check::quiet_cpu_options());
   for (auto [rows, C] : {std::pair{300, 5}, std::pair{70, 40}}) {
     std::normal_distribution<double> n01(0, 1);
     V x(rows * C), gamma(C), beta(C), dy(rows * C), mm(C), mv(C);
@@ -56,10 +44,11 @@ int main() {
       for (float v : yc) zeros += v == 0.0f;
       std::printf("   relu zeros %d of %zu\n", zeros, yc.size());
       V dxc(rows * C, 0.5f), dxg(rows * C, 0.5f), dgc(C, 0), dgg(C, 0), dbc(C, 0), dbg(C, 0);
-      cpu::batch_norm_train_backward<float>(x.data(), gamma.data(), mc.data(), ic.data(), dy.data(), dxc.data(),
-                                            dgc.data(), dbc.data(), rows, C, {}, relu ? yc.data() : nullptr);
-      cuda::batch_norm_train_backward(ctx, x.data(), gamma.data(), mc.data(), ic.data(), dy.data(), dxg.data(),
-                                      dgg.data(), dbg.data(), rows, C, {}, relu ? yc.data() : nullptr);
+      const float* relu_c = relu ? yc.data() : nullptr;
+      cpu::batch_norm_train_backward<float>(x.data(), gamma.data(), mc.data(), ic.data(), dy.data(),
+                                            {dxc.data(), dgc.data(), dbc.data(), relu_c}, rows, C, {});
+      cuda::batch_norm_train_backward(ctx, x.data(), gamma.data(), mc.data(), ic.data(), dy.data(),
+                                      {dxg.data(), dgg.data(), dbg.data(), relu_c}, rows, C, {});
       cmp("train dx", relu, dxg, dxc, 1e-5);
       cmp("train dgamma", relu, dgg, dgc, 1e-5);
       cmp("train dbeta", relu, dbg, dbc, 1e-5);
@@ -70,15 +59,15 @@ int main() {
                                          rows, C, 1e-3, relu);
       cmp("inference y", relu, yng, ync, 1e-6);
       V dxic(rows * C, 0), dxig(rows * C, 0), dgic(C, 0), dgig(C, 0), dbic(C, 0), dbig(C, 0);
-      cpu::batch_norm_inference_backward<float>(x.data(), gamma.data(), mm.data(), mv.data(), dy.data(), dxic.data(),
-                                                dgic.data(), dbic.data(), rows, C, 1e-3, relu ? ync.data() : nullptr);
-      cuda::batch_norm_inference_backward(ctx, x.data(), gamma.data(), mm.data(), mv.data(), dy.data(), dxig.data(),
-                                          dgig.data(), dbig.data(), rows, C, 1e-3, relu ? ync.data() : nullptr);
+      const float* relu_ic = relu ? ync.data() : nullptr;
+      cpu::batch_norm_inference_backward<float>(x.data(), gamma.data(), mm.data(), mv.data(), dy.data(),
+                                                {dxic.data(), dgic.data(), dbic.data(), relu_ic}, rows, C, 1e-3);
+      cuda::batch_norm_inference_backward(ctx, x.data(), gamma.data(), mm.data(), mv.data(), dy.data(),
+                                          {dxig.data(), dgig.data(), dbig.data(), relu_ic}, rows, C, 1e-3);
       cmp("inference dx", relu, dxig, dxic, 1e-5);
       cmp("inference dgamma", relu, dgig, dgic, 1e-5);
       cmp("inference dbeta", relu, dbig, dbic, 1e-5);
     }
   }
-  std::printf(fails ? "FAILURES %d\n" : "ALL OK\n", fails);
-  return fails ? 1 : 0;
+  return checker.verdict();
 }

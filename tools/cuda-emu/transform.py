@@ -2,9 +2,18 @@
 """Turns a kernels/cuda/*.cu file into plain C++ for the CPU emulation of tools/cuda-emu (emu_common.h):
 every kernel launch `k<<<grid, block, smem, stream>>>(args)` becomes emu_launch(grid, block, smem, [&] { k(args); }),
 the CUDA helpers header is swapped for emu_common.h and device memory for host memory.
+The kernels/cuda/*.cuh headers it includes that launch kernels (reduce.cuh) are pasted in and transformed with it.
 Usage: transform.py IN.cu OUT.cpp. A text transformation for the constructs our kernels use, no CUDA parser."""
+import os
 import sys
 s = open(sys.argv[1]).read()
+root = os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[1])))  # the kernels/ folder
+for header in ('reduce.cuh',):
+    line = '#include "kernels/cuda/%s"' % header
+    if line in s:
+        body = open(os.path.join(root, 'cuda', header)).read()
+        body = body.replace('#pragma once', '').replace('#include "kernels/cuda/common.cuh"', '')
+        s = s.replace(line, body)
 s = s.replace('#include "kernels/cuda/common.cuh"', '#include "emu_common.h"')
 s = s.replace('extern __shared__ double jet_smem[];', 'double* jet_smem = reinterpret_cast<double*>(emu_dyn_smem.data());')
 s = s.replace('Device::cuda(ctx.cuda()->device)', 'Device::cpu()').replace('ctx.cuda()->device', '0')

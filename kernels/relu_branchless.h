@@ -1,5 +1,6 @@
-// Branch-free ReLU pieces for the CPU element loops that fuse a ReLU (batch_norm with relu = true,
-// the edge_attention family). A data-dependent branch in those loops mispredicts on every other
+// Branch-free ReLU pieces for the host element loops that fuse a ReLU (the CPU batch norm with
+// relu = true, the CPU edge_attention body, and the host form of kernels/edge_attention_math.h's
+// edge_math::relu, which the CUDA kernels share). A data-dependent branch in those loops mispredicts on every other
 // element (measured: 8-10x slower batch norms over the edge rows); a max and a bit select compile
 // to instructions instead of jumps.
 #pragma once
@@ -9,7 +10,7 @@
 #include <cstring>
 #include <type_traits>
 
-namespace ucluster::cpu {
+namespace ucluster {
 
 // ReLU(v) as leaky_relu with slope 0 computes it: v above zero, else 0 * v (-0 for negative v, NaN
 // stays NaN). std::max(v, 0 v) = (v < 0 v) ? 0 v : v is that value in every case.
@@ -36,4 +37,4 @@ inline T grad_where_positive(T v, T dy) {
   return out;
 }
 
-}  // namespace ucluster::cpu
+}  // namespace ucluster

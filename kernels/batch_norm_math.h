@@ -1,0 +1,66 @@
+// The per-element arithmetic of batch normalisation, shared by the CPU body (kernels/cpu/batch_norm.cpp)
+// and the CUDA kernels (kernels/cuda/batch_norm.cu) so both compute it in the same order, in double.
+// Plain C++ that nvcc also compiles for the device (kernels/host_device.h).
+#pragma once
+
+#include <cmath>
+
+#include "kernels/host_device.h"
+
+namespace ucluster {
+
+// Raw gradient outputs of the batch-norm backwards (each may be nullptr; all accumulate with +=) and
+// the forward's output when it fused a ReLU (nullptr: no ReLU; else dy is first taken through it).
+template <typename T>
+struct BatchNormGradArgs {
+  T* dx = nullptr;
+  T* dgamma = nullptr;
+  T* dbeta = nullptr;
+  const T* relu_output = nullptr;
+};
+
+namespace bn_math {
+
+// 1 / sqrt(var + eps).
+UCLUSTER_HOST_DEVICE inline double inv_std(double var, double eps) {
+#ifdef __CUDA_ARCH__
+  return 1.0 / ::sqrt(var + eps);
+#else
+  return 1.0 / std::sqrt(var + eps);
+#endif
+}
+
+// (x - mean)^2, the term of the two-pass biased variance (spec 2.1).
+UCLUSTER_HOST_DEVICE inline double centered_square(double x, double mean) {
+  const double d = x - mean;
+  return d * d;
+}
+
+// x_hat = (x - mean) inv.
+UCLUSTER_HOST_DEVICE inline double x_hat(double x, double mean, double inv) { return (x - mean) * inv; }
+
+// gamma x_hat + beta, before rounding to the element type (and before the fused ReLU, if any).
+UCLUSTER_HOST_DEVICE inline double normalised(double x, double mean, double inv, double gamma, double beta) {
+  return gamma * x_hat(x, mean, inv) + beta;
+}
+
+// The training-mode input gradient of one element: gamma inv / m (m g - sum_dy - x_hat sum_dy_xhat),
+// m the (global) row count and g the element's output gradient (through the ReLU).
+UCLUSTER_HOST_DEVICE inline double train_input_grad(double gamma, double inv, double m, double g, double sum_dy,
+                                                    double x_hat, double sum_dy_xhat) {
+  const double scale = gamma * inv / m;
+  return scale * (m * g - sum_dy - x_hat * sum_dy_xhat);
+}
+
+// The inference-mode input gradient of one element: gamma inv g.
+UCLUSTER_HOST_DEVICE inline double inference_input_grad(double gamma, double inv, double g) { return gamma * inv * g; }
+
+// TF's assign_moving_average order (spec 2.1, golden README section 5): shadow - (shadow - value)
+// (1 - decay), in the tensors' precision.
+template <typename T>
+UCLUSTER_HOST_DEVICE inline T moving_average(T shadow, T value, T one_minus_decay) {
+  return shadow - (shadow - value) * one_minus_decay;
+}
+
+}  // namespace bn_math
+}  // namespace ucluster
