@@ -240,12 +240,8 @@ PrepareResult prepare_data(const PrepareOptions& o) {
                  " must be in (0, 1)");
   UCLUSTER_CHECK(o.chunk_rows >= 1, "chunk rows must be positive, got ", o.chunk_rows);
   UCLUSTER_CHECK(o.gzip_level >= 0 && o.gzip_level <= 9, "gzip level must be in 0..9, got ", o.gzip_level);
-  std::vector<std::string> names;
-  if (o.eval) {
-    names = {"eval"};
-  } else {
-    names = {"train", "test"};
-  }
+  const std::vector<std::string> names = o.eval ? std::vector<std::string>{"eval"}
+                                                 : std::vector<std::string>{"train", "test"};
   std::vector<std::string> output_paths;
   for (const std::string& name : names) output_paths.push_back((fs::path(o.out_dir) / (name + "_" + o.tag + ".h5")).string());
   std::vector<std::string> skipped;
