@@ -74,6 +74,8 @@ void require_numeric(const h5::Dataset& d) {
 }  // namespace
 
 UclusterFile::UclusterFile(const std::string& path) : file_(h5::File::open(path)) {
+  UCLUSTER_CHECK(file_.contains("data") || !file_.contains("jetConstituentList"), "file '", path,
+                 "' is a raw HLS4ML jet file, not a prepared one: run prepare-data on it first");
   for (const char* name : {"data", "label", "pid", "masses"}) {
     UCLUSTER_CHECK(file_.contains(name), "file '", path, "' has no dataset '", name, "' (not a UCluster-layout file?)");
   }

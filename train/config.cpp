@@ -205,8 +205,12 @@ TrainConfig load_config(const std::string& path, const std::vector<std::string>&
     require_input_path("config file", path);
     std::ifstream in(path);
     UCLUSTER_CHECK(in.good(), "cannot open config file '", path, "'");
-    j = nlohmann::json::parse(in, nullptr, false, true);
-    UCLUSTER_CHECK(!j.is_discarded(), "config file '", path, "' is not valid JSON");
+    try {
+      j = nlohmann::json::parse(in, nullptr, true, true);
+    } catch (const nlohmann::json::parse_error& e) {
+      // e.what() names the line and column: "... parse error at line 1, column 14: syntax error ...".
+      fail("config file '", path, "' is not valid JSON: ", e.what());
+    }
   }
   for (const auto& o : overrides) apply_override(j, o);
   try {

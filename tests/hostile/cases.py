@@ -118,6 +118,12 @@ def metrics_has_two_epochs(fx, d, result):
     return None if n == 2 else f"metrics.jsonl has {n} lines after the resume, expected 2"
 
 
+def write_text(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def loop(d):
     os.symlink(f"{d}/b.h5", f"{d}/a.h5")
     os.symlink(f"{d}/a.h5", f"{d}/b.h5")
@@ -196,6 +202,11 @@ CASES = [
     Case("resume-checkpoint-unknown-config-key", 5,
          lambda fx, d: resume_damaged(fx, d, lambda p: edit_json_attribute(p, "config", lambda c: c.update(future_key=1))),
          message=r"was written with config key 'future_key' \(= 1\), which this version of train does not know"),
+    Case("train-config-syntax-error", 5,
+         lambda fx, d: [fx.tools.train, "--config", write_text(f"{d}/c.json", '{"epochs": 1,}')],
+         message=r"config file '.*c.json' is not valid JSON: .*at line 1, column 14: syntax error"),
+    Case("evaluate-raw-file-as-data", 5, lambda fx, d: evaluate_on(fx, d, data=fx.raw_file),
+         message=r"is a raw HLS4ML jet file, not a prepared one: run prepare-data on it first", absent=["eval.h5"]),
     Case("evaluate-zero-jets", 5, lambda fx, d: evaluate_on(fx, d, data=empty_prepared(fx.test_file, f"{d}/empty.h5")),
          message=r"data file '.*empty.h5' holds no jets", absent=["eval.h5"]),
     # 6. Real-world files
