@@ -71,6 +71,15 @@ std::string hdf5_detail() {
   return m.empty() ? std::string() : ": " + m;
 }
 
+// After a failed write to `object` (a dataset, attribute or file): throws the message with HDF5's
+// reason, once the file has been given up (see io/h5_write_safety.h).
+template <typename... Parts>
+[[noreturn]] void fail_writing(hid_t object, const Parts&... parts) {
+  const std::string detail = hdf5_detail();
+  detail::abandon_file_of(object);
+  fail(parts..., detail);
+}
+
 hid_t native_type(Element e) {
   switch (e) {
     case Element::F32: return H5T_NATIVE_FLOAT;
@@ -142,17 +151,10 @@ void write_attr(hid_t obj, const std::string& name, const std::string& value, co
   Id type = vlen_string_type();
   Id space(H5Screate(H5S_SCALAR), H5Sclose);
   Id attr(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  if (!attr.valid()) {
-    const std::string detail = hdf5_detail();
-    detail::abandon_file_of(obj);
-    fail("cannot create attribute '", name, "' on ", where, detail);
-  }
+  if (!attr.valid()) fail_writing(obj, "cannot create attribute '", name, "' on ", where);
   const char* p = value.c_str();
-  if (H5Awrite(attr.get(), type.get(), &p) < 0) {
-    const std::string detail = hdf5_detail();
-    detail::abandon_file_of(obj);
-    fail("cannot write attribute '", name, "' on ", where, detail);
-  }
+  if (H5Awrite(attr.get(), type.get(), &p) < 0)
+    fail_writing(obj, "cannot write attribute '", name, "' on ", where);
 }
 
 bool has_attr(hid_t obj, const std::string& name) {
@@ -185,7 +187,8 @@ std::string last_error_message() {
   const std::size_t at = out.find(key);
   if (at != std::string::npos) {
     const std::size_t end = out.find('\'', at + key.size());
-    const std::string verb = out.find("read failed") != std::string::npos ? "file read failed: " : "file write failed: ";
+    const bool read = out.find("read failed") != std::string::npos;
+    const std::string verb = read ? "file read failed: " : "file write failed: ";
     out = verb + out.substr(at + key.size(), end == std::string::npos ? std::string::npos : end - at - key.size());
   }
   return out;
@@ -309,13 +312,13 @@ void Dataset::transfer(bool write, std::int64_t first, std::int64_t count, hid_t
   }
   const herr_t rc = write ? H5Dwrite(id_.get(), mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, buf)
                           : H5Dread(id_.get(), mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, buf);
-  if (rc < 0) failed_transfer(write, make_message("cannot ", verb, " rows [", first, ", ", first + count, ") of ", where()));
+  if (rc < 0)
+    failed_transfer(write, make_message("cannot ", verb, " rows [", first, ", ", first + count, ") of ", where()));
 }
 
 void Dataset::failed_transfer(bool write, const std::string& what) const {
-  const std::string detail = hdf5_detail();
-  if (write) detail::abandon_file_of(id_.get());
-  fail(what, detail);
+  if (write) fail_writing(id_.get(), what);
+  fail(what, hdf5_detail());
 }
 
 template <typename T>
@@ -484,11 +487,7 @@ Dataset File::create_dataset(const std::string& name, Element element, const Dim
   H5Pset_create_intermediate_group(lcpl.get(), 1);
   Id d(H5Dcreate2(id_.get(), name.c_str(), file_type(element), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
        H5Dclose);
-  if (!d.valid()) {
-    const std::string detail = hdf5_detail();
-    detail::abandon_file_of(id_.get());
-    fail("cannot create dataset '", name, "' in file '", path_, "'", detail);
-  }
+  if (!d.valid()) fail_writing(id_.get(), "cannot create dataset '", name, "' in file '", path_, "'");
   return Dataset(std::move(d), path_, name);
 }
 
@@ -503,18 +502,11 @@ Dataset File::write_strings(const std::string& name, const std::vector<std::stri
   H5Pset_create_intermediate_group(lcpl.get(), 1);
   Id d(H5Dcreate2(id_.get(), name.c_str(), type.get(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
        H5Dclose);
-  if (!d.valid()) {
-    const std::string detail = hdf5_detail();
-    detail::abandon_file_of(id_.get());
-    fail("cannot create dataset '", name, "' in file '", path_, "'", detail);
-  }
+  if (!d.valid()) fail_writing(id_.get(), "cannot create dataset '", name, "' in file '", path_, "'");
   std::vector<const char*> ptrs;
   for (const auto& s : values) ptrs.push_back(s.c_str());
-  if (!values.empty() && H5Dwrite(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0) {
-    const std::string detail = hdf5_detail();
-    detail::abandon_file_of(id_.get());
-    fail("cannot write dataset '", name, "' in file '", path_, "'", detail);
-  }
+  if (!values.empty() && H5Dwrite(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
+    fail_writing(id_.get(), "cannot write dataset '", name, "' in file '", path_, "'");
   return Dataset(std::move(d), path_, name);
 }
 
@@ -532,11 +524,8 @@ std::string File::read_string_attribute(const std::string& name) const {
 
 void File::flush() {
   QuietErrors quiet;
-  if (id_.valid() && H5Fflush(id_.get(), H5F_SCOPE_LOCAL) < 0) {
-    const std::string detail = hdf5_detail();
-    detail::abandon_file_of(id_.get());
-    fail("cannot flush file '", path_, "'", detail);
-  }
+  if (id_.valid() && H5Fflush(id_.get(), H5F_SCOPE_LOCAL) < 0)
+    fail_writing(id_.get(), "cannot flush file '", path_, "'");
 }
 
 File& File::operator=(File&& other) noexcept {

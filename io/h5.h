@@ -135,7 +135,7 @@ class Dataset {
 
  private:
   void transfer(bool write, std::int64_t first, std::int64_t count, hid_t mem_type, void* buf) const;
-  // Throws `what` with HDF5's reason; a failed write first redirects the file to memory (see h5.cpp).
+  // Throws `what` with HDF5's reason; a failed write first gives the file up (io/h5_write_safety.h).
   [[noreturn]] void failed_transfer(bool write, const std::string& what) const;
   std::string where() const;
 
@@ -153,7 +153,7 @@ class File {
   // Creates (truncates) a file. A created file is complete only once close() has returned without
   // an error: publish it (StagedFile::commit) only then. When a write to it fails (a full disk),
   // the file is given up: HDF5's pending writes go to memory, so that closing it, and HDF5 at
-  // exit, have nothing left that can fail (see h5.cpp).
+  // exit, have nothing left that can fail (io/h5_write_safety.h).
   static File create(const std::string& path);
 
   File() = default;
@@ -191,7 +191,9 @@ class File {
   // Closes the file now and reports a failure (a full disk) as an error. Datasets of a created file
   // that are still open are closed first, so that everything is written when close() returns
   // (HDF5 alone would report success and write them whenever they close). After a failed close a
-  // created file is discarded (see create()).
+  // created file is discarded (see create()). Close (destroy) the Datasets first where you can: a
+  // Dataset whose data failed to write must not be destroyed after its file is gone (HDF5 1.10
+  // crashes in H5Dclose).
   void close();
 
  private:

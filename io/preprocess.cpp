@@ -73,13 +73,23 @@ int count_constituents(const double* constituents, int n_particles) {
 
 std::string check_raw_jet(const double* constituents, int n_particles, const double* jet_row) {
   for (int p = 0; p < n_particles; ++p) {
+    const double* particle = constituents + static_cast<std::ptrdiff_t>(p) * kRawParticleColumns;
     for (int c = 0; c < kRawParticleColumns; ++c) {
-      const double v = constituents[static_cast<std::ptrdiff_t>(p) * kRawParticleColumns + c];
-      if (!std::isfinite(v)) {
-        return make_message(std::isnan(v) ? "NaN" : "infinity", " in jetConstituentList (particle ", p,
+      if (!std::isfinite(particle[c])) {
+        return make_message(std::isnan(particle[c]) ? "NaN" : "infinity", " in jetConstituentList (particle ", p,
                             ", column ", c, " '", kParticleNames[c], "')");
       }
     }
+    // Features stored as they are (not through a logarithm) must fit in float32: a finite float64
+    // beyond its range would be written as an infinity.
+    for (int c : {kEtaRel, kPhiRel, kDeltaR, kCosThetaRel}) {
+      if (!fits_float32(particle[c])) {
+        return make_message(particle[c], " in jetConstituentList (particle ", p, ", column ", c, " '",
+                            kParticleNames[c], "') does not fit in float32 (largest ",
+                            std::numeric_limits<float>::max(), ")");
+      }
+    }
+    if (particle[kPt] < 0.0) return make_message("particle ", p, " has a negative pt (j1_pt = ", particle[kPt], ")");
   }
   for (int c = 0; c < kJetColumns; ++c) {
     if (!std::isfinite(jet_row[c])) {
@@ -87,26 +97,11 @@ std::string check_raw_jet(const double* constituents, int n_particles, const dou
                           "')");
     }
   }
-  // Features stored as they are (not through a logarithm) must fit in float32: a finite float64
-  // beyond its range would be written as an infinity.
-  for (int p = 0; p < n_particles; ++p) {
-    for (int c : {kEtaRel, kPhiRel, kDeltaR, kCosThetaRel}) {
-      const double v = constituents[static_cast<std::ptrdiff_t>(p) * kRawParticleColumns + c];
-      if (!fits_float32(v)) {
-        return make_message(v, " in jetConstituentList (particle ", p, ", column ", c, " '", kParticleNames[c],
-                            "') does not fit in float32 (largest ", std::numeric_limits<float>::max(), ")");
-      }
-    }
-  }
   for (int c : kGlobalColumns) {
     if (!fits_float32(jet_row[c])) {
-      return make_message(jet_row[c], " in jets (column ", c, " '", kJetNames[c], "') does not fit in float32 (largest ",
-                          std::numeric_limits<float>::max(), ")");
+      return make_message(jet_row[c], " in jets (column ", c, " '", kJetNames[c],
+                          "') does not fit in float32 (largest ", std::numeric_limits<float>::max(), ")");
     }
-  }
-  for (int p = 0; p < n_particles; ++p) {
-    const double pt = constituents[static_cast<std::ptrdiff_t>(p) * kRawParticleColumns + kPt];
-    if (pt < 0.0) return make_message("particle ", p, " has a negative pt (j1_pt = ", pt, ")");
   }
   int ones = 0;
   bool binary = true;

@@ -67,8 +67,9 @@ std::vector<std::string> remove_stale_temporaries(const fs::path& dir, const std
 
 StagedFile::StagedFile(std::string final_path) : final_(std::move(final_path)) {
   const fs::path p(final_);
-  const std::string prefix = "." + p.filename().string() + ".tmp-";
-  removed_stale_ = remove_stale_temporaries(p.parent_path(), prefix, "");
+  std::string prefix = ".";  // appended, not `"." + name + ...`: GCC 12 warns (-Wrestrict) on that
+  prefix.append(p.filename().string()).append(".tmp-");
+  remove_stale_temporaries(p.parent_path(), prefix, "");
   temp_ = (p.parent_path() / (prefix + process_tag())).string();
 }
 

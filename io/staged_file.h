@@ -29,8 +29,6 @@ class StagedFile {
 
   const std::string& temp_path() const { return temp_; }
   const std::string& final_path() const { return final_; }
-  // Temporaries of killed processes removed by the constructor.
-  const std::vector<std::string>& removed_stale() const { return removed_stale_; }
 
   // Flushes the temporary to the disk, renames it to the final path and flushes the directory, so
   // that neither a crash nor a power cut can leave a partial file under the final name. Call only
@@ -39,7 +37,6 @@ class StagedFile {
 
  private:
   std::string final_, temp_;
-  std::vector<std::string> removed_stale_;
   bool committed_ = false;
 };
 

@@ -24,14 +24,18 @@ Losses compute_losses(Tape& tape, const ForwardOutput& forward, const Var& mu, c
   return losses;
 }
 
-std::int64_t first_non_finite_jet(Context& ctx, const ForwardOutput& forward, const Losses& losses) {
+HostOutputs host_outputs(Context& ctx, const ForwardOutput& forward, const Losses& losses) {
+  return {forward.z->value.shape()[0], ctx.to_vector<float>(forward.z->value),
+          ctx.to_vector<float>(forward.logits->value), ctx.to_vector<float>(losses.distances)};
+}
+
+std::int64_t HostOutputs::first_non_finite_jet() const {
   std::int64_t first = -1;
-  for (const Tensor& t : {forward.z->value, forward.logits->value, losses.distances}) {
-    const std::vector<float> v = ctx.to_vector<float>(t);
-    const std::int64_t width = t.shape()[t.shape().rank() - 1];
-    const auto bad = std::find_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); });
-    if (bad == v.end()) continue;
-    const std::int64_t jet = static_cast<std::int64_t>(bad - v.begin()) / width;
+  for (const std::vector<float>* v : {&z, &logits, &distances}) {
+    const auto bad = std::find_if(v->begin(), v->end(), [](float x) { return !std::isfinite(x); });
+    if (bad == v->end()) continue;
+    const std::int64_t width = static_cast<std::int64_t>(v->size()) / jets;
+    const std::int64_t jet = static_cast<std::int64_t>(bad - v->begin()) / width;
     first = first < 0 ? jet : std::min(first, jet);
   }
   return first;

@@ -26,9 +26,18 @@ struct Losses {
 Losses compute_losses(Tape& tape, const ForwardOutput& forward, const Var& mu, const Tensor& targets,
                       double inverse_temperature, const LossConfig& config, bool joint);
 
-// The first jet of the batch whose latent z, logits or distances hold a NaN or an infinity, or -1
-// when every value is finite. Extreme but finite inputs (or a damaged model) can overflow float32
-// inside the network; what comes out of such a jet must not be passed on as a result.
-std::int64_t first_non_finite_jet(Context& ctx, const ForwardOutput& forward, const Losses& losses);
+// A batch's per-jet outputs on the host, row-major: z [B, latent], logits [B, classes], distances
+// [B, K]. What evaluate writes, and what is checked for non-finite values.
+struct HostOutputs {
+  std::int64_t jets = 0;
+  std::vector<float> z, logits, distances;
+
+  // The first jet whose latent z, logits or distances hold a NaN or an infinity, or -1 when every
+  // value is finite. Extreme but finite inputs (or a damaged model) can overflow float32 inside the
+  // network; what comes out of such a jet must not be passed on as a result.
+  std::int64_t first_non_finite_jet() const;
+};
+
+HostOutputs host_outputs(Context& ctx, const ForwardOutput& forward, const Losses& losses);
 
 }  // namespace ucluster::model

@@ -135,7 +135,6 @@ int run(const Options& o) {
   lo.drop_last = false;  // every jet (spec 8 #5)
   std::unique_ptr<Loader> loader = open_loader(o.data, lo);
   const std::int64_t n = loader->rows();
-  UCLUSTER_CHECK(n > 0, "data file '", o.data, "' holds no jets");
   UCLUSTER_CHECK(loader->features() == model.dims().num_features, "data file '", o.data, "' has ", loader->features(),
                  " features per particle, the model expects ", model.dims().num_features);
   const std::int64_t latent = model.dims().latent, classes = model.dims().num_classes, k = model.dims().num_clusters;
@@ -167,7 +166,8 @@ int run(const Options& o) {
     Tape tape(ctx, false);
     const model::ForwardOutput fwd = model.forward(tape, store, data, model::BatchNormMode::Inference);
     const model::Losses losses = model::compute_losses(tape, fwd, mu, targets, alpha, config.losses(), joint);
-    const std::int64_t bad = model::first_non_finite_jet(ctx, fwd, losses);
+    const model::HostOutputs host = model::host_outputs(ctx, fwd, losses);
+    const std::int64_t bad = host.first_non_finite_jet();
     if (bad >= 0) {
       fail("jet ", first + bad, " of '", o.data, "' gives a NaN or infinite latent vector, logit or distance (its ",
            "largest |feature| is ", largest_magnitude(b, bad), "): its inputs overflow float32 inside the network ",
@@ -176,9 +176,9 @@ int run(const Options& o) {
 
     const std::vector<std::int32_t> pred = ctx.to_vector<std::int32_t>(losses.assignment);
     out->cluster.write_rows(first, b.size, pred.data());
-    out->latent.write_rows(first, b.size, ctx.to_vector<float>(fwd.z->value).data());
-    out->logits.write_rows(first, b.size, ctx.to_vector<float>(fwd.logits->value).data());
-    out->distances.write_rows(first, b.size, ctx.to_vector<float>(losses.distances).data());
+    out->latent.write_rows(first, b.size, host.z.data());
+    out->logits.write_rows(first, b.size, host.logits.data());
+    out->distances.write_rows(first, b.size, host.distances.data());
     out->truth.write_rows(first, b.size, b.truth.data());
     out->masses.write_rows(first, b.size, b.mass.data());
 
@@ -196,7 +196,9 @@ int run(const Options& o) {
     done += b.size;
   }
   ctx.synchronize();
-  out.reset();  // every dataset closed before the file: HDF5 writes an open dataset only when it closes
+  // The datasets are closed before the file, not by File::close(): a dataset whose data cannot be
+  // written (a full disk) must not outlive its file.
+  out.reset();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   UCLUSTER_CHECK(done == n, "evaluate: ", done, " of ", n, " jets evaluated");
 

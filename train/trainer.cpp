@@ -143,6 +143,11 @@ Tensor Trainer::batch_tensor(const Batch& b, Tensor& targets) {
   return ctx_.from_vector<float>({b.size, b.n_particles, b.n_features}, data);
 }
 
+std::string Trainer::last_good_checkpoint() const {
+  // Every checkpoint on disk is finite: save_checkpoint refuses, and load_checkpoint rejects, NaN.
+  return std::filesystem::exists(paths_.checkpoint) ? paths_.checkpoint : std::string("none");
+}
+
 void Trainer::train_epoch(int epoch) {
   const bool joint = schedules_.alpha.full_training(epoch);
   const bool collect = epoch == config_.max_pretrain();
@@ -170,10 +175,9 @@ void Trainer::train_epoch(int epoch) {
     step.all_reduce(comm_, ctx_);
     const double total = step.mean(StepRecord::kTotal);
     if (!std::isfinite(total)) {
-      const bool have = std::filesystem::exists(paths_.checkpoint);
       throw AgreedError(make_message("training stopped: the loss is ", total, " at epoch ", epoch, ", batch ", b.step,
                                      " of the epoch (global step ", global, "); last good checkpoint: ",
-                                     have ? paths_.checkpoint : std::string("none")));
+                                     last_good_checkpoint()));
     }
     training_step.update(*optimizer_, [this](const Tensor& flat_grads) {
       ScopedRange range("gradient_all_reduce");
@@ -217,10 +221,11 @@ PassStats Trainer::evaluate(int epoch) {
       model::ForwardOutput out = model_.forward(tape, store_, data, model::BatchNormMode::Inference);
       model::Losses losses =
           model::compute_losses(tape, out, param_var(store_, "mu"), targets, alpha, config_.losses(), joint);
-      const std::int64_t bad = model::first_non_finite_jet(ctx_, out, losses);
+      const std::int64_t bad = model::host_outputs(ctx_, out, losses).first_non_finite_jet();
       if (bad >= 0) {
         if (first_bad_here.empty())
-          first_bad_here = make_message("row ", b.rows.at(static_cast<std::size_t>(bad)), " of ", test_->source().name());
+          first_bad_here =
+              make_message("row ", b.rows.at(static_cast<std::size_t>(bad)), " of ", test_->source().name());
         step.values[StepRecord::kNonFinite] = 1;
       } else {
         step = StepRecord::of_batch(ctx_, losses, b);
@@ -234,8 +239,7 @@ PassStats Trainer::evaluate(int epoch) {
           "logits or distances) for a jet: ",
           first_bad_here.empty() ? std::string("on another rank") : first_bad_here,
           " (its inputs overflow float32 inside the network, or the model has diverged); no metrics were written for "
-          "this epoch; last good checkpoint: ",
-          std::filesystem::exists(paths_.checkpoint) ? paths_.checkpoint : std::string("none")));
+          "this epoch; last good checkpoint: ", last_good_checkpoint()));
     }
     stats.add(step, full_step);
   }

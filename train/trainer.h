@@ -63,6 +63,8 @@ class Trainer {
   // Rank 0's parameters, statistics and optimiser moments on every rank.
   void broadcast_state();
   void write_metrics_file() const;
+  // The checkpoint a stopped run can be resumed from, or "none", for error messages.
+  std::string last_good_checkpoint() const;
   void say(const std::string& message) const;  // rank 0's log
   // The batch's jets as a [B, P, F] tensor on the context's device, and its mass-bin targets.
   Tensor batch_tensor(const Batch& b, Tensor& targets);
