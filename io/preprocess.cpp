@@ -4,35 +4,22 @@
 #include <limits>
 
 #include "engine/error.h"
+#include "io/jet_feature_math.h"
 
 namespace ucluster::jets {
 
 namespace {
 
-// np.ma.log(x).filled(0), then |inf| -> 0 (spec 1.3).
-double masked_log(double x) {
-  if (!(x > 0.0)) return x != x ? x : 0.0;  // NaN passes through as in numpy
-  return std::log(x);
-}
-
 bool fits_float32(double v) { return std::fabs(v) <= double(std::numeric_limits<float>::max()); }
-
-float finite_or_zero(double v) { return std::isinf(v) ? 0.0f : static_cast<float>(v); }
 
 }  // namespace
 
 void particle_features(const double* raw, int n_particles, float* out) {
   for (int p = 0; p < n_particles; ++p) {
     const double* r = raw + static_cast<std::ptrdiff_t>(p) * kRawParticleColumns;
-    float* o = out + static_cast<std::ptrdiff_t>(p) * kFeatures;
-    o[0] = finite_or_zero(r[kEtaRel]);
-    o[1] = finite_or_zero(r[kPhiRel]);
-    o[2] = finite_or_zero(masked_log(r[kPtRel]));
-    o[3] = finite_or_zero(r[kDeltaR]);
-    o[4] = finite_or_zero(masked_log(r[kE]));
-    o[5] = finite_or_zero(masked_log(r[kERel]));
-    o[6] = finite_or_zero(masked_log(r[kPt]));
-    o[7] = finite_or_zero(r[kCosThetaRel]);
+    // The arithmetic is shared with embed/'s four-momentum path (io/jet_feature_math.h).
+    particle_feature_row({r[kEtaRel], r[kPhiRel], r[kPtRel], r[kDeltaR], r[kE], r[kERel], r[kPt], r[kCosThetaRel]},
+                         out + static_cast<std::ptrdiff_t>(p) * kFeatures);
   }
 }
 

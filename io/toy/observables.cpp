@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "io/jet_feature_math.h"
 #include "io/jet_layout.h"
 #include "io/toy/cluster.h"
 
@@ -17,36 +18,19 @@ void constituent_columns(const std::vector<Vec4>& constituents, int n_particles,
   for (const Vec4& c : constituents) jet += c;
   const double jet_e = jet.e, jet_pt = jet.pt(), jet_eta = jet.eta(), jet_phi = jet.phi();
   const std::size_t n = constituents.size();
-  std::vector<double> x(n), y(n);
+  // (etarel, phirel), the rotation of 3.4 and the columns: io/jet_feature_math.h, shared with
+  // embed/'s four-momentum path.
+  std::vector<RelativePosition> rel(n);
   for (std::size_t i = 0; i < n; ++i) {
-    x[i] = constituents[i].eta() - jet_eta;
-    y[i] = wrap_phi(constituents[i].phi() - jet_phi);
+    rel[i] = relative_position(constituents[i].eta(), constituents[i].phi(), jet_eta, jet_phi);
   }
-  // Rotation of 3.4: the second prong onto +y.
-  double cos_a = 1.0, sin_a = 0.0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double r = std::hypot(x[i], y[i]);
-    if (r > 0.1) {
-      // Rotate (x, y) by angle a so that this point lands on +y: a = pi/2 - atan2(y, x).
-      const double a = M_PI / 2 - std::atan2(y[i], x[i]);
-      cos_a = std::cos(a);
-      sin_a = std::sin(a);
-      break;
-    }
-  }
-  std::vector<double> xr(n), yr(n);
-  double pt_neg = 0, pt_pos = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    xr[i] = cos_a * x[i] - sin_a * y[i];
-    yr[i] = sin_a * x[i] + cos_a * y[i];
-    (xr[i] < 0 ? pt_neg : pt_pos) += constituents[i].pt();
-  }
-  const double reflect = pt_neg > pt_pos ? -1.0 : 1.0;
+  const EtaPhiRotation rotation = eta_phi_rotation(
+      n, [&](std::size_t i) { return rel[i]; }, [&](std::size_t i) { return constituents[i].pt(); });
   const std::size_t keep = std::min<std::size_t>(n, static_cast<std::size_t>(n_particles));
   for (std::size_t i = 0; i < keep; ++i) {
     const Vec4& c = constituents[i];
     double* r = raw + i * kRawParticleColumns;
-    const double etarot = reflect * xr[i];
+    const double etarot = rotation.etarot(rel[i]);
     r[kPx] = c.px;
     r[kPy] = c.py;
     r[kPz] = c.pz;
@@ -55,14 +39,14 @@ void constituent_columns(const std::vector<Vec4>& constituents, int n_particles,
     r[kPt] = c.pt();
     r[kPtRel] = c.pt() / jet_pt;
     r[kEta] = c.eta();
-    r[kEtaRel] = x[i];
+    r[kEtaRel] = rel[i].x;
     r[kEtaRot] = etarot;
     r[kPhi] = c.phi();
-    r[kPhiRel] = y[i];
-    r[kPhiRot] = yr[i];
-    r[kDeltaR] = std::hypot(x[i], y[i]);
+    r[kPhiRel] = rel[i].y;
+    r[kPhiRot] = rotation.phirot(rel[i]);
+    r[kDeltaR] = delta_r(rel[i]);
     r[kCosTheta] = c.pz / c.p();
-    r[kCosThetaRel] = std::tanh(etarot);
+    r[kCosThetaRel] = costhetarel(etarot);
   }
 }
 

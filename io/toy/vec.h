@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "io/jet_feature_math.h"
+
 namespace ucluster::toy {
 
 struct Vec4 {
@@ -44,12 +46,8 @@ inline Vec4 from_pt_eta_phi_m(double pt, double eta, double phi, double m) {
   return {px, py, pz, std::sqrt(px * px + py * py + pz * pz + m * m)};
 }
 
-// Wraps an angle difference to (-pi, pi].
-inline double wrap_phi(double d) {
-  while (d > M_PI) d -= 2 * M_PI;
-  while (d <= -M_PI) d += 2 * M_PI;
-  return d;
-}
+// Wraps an angle difference to (-pi, pi] (shared with the feature arithmetic).
+using jets::wrap_phi;
 
 // Boosts `p` (given in the rest frame of `frame`) into the frame where `frame` has its momentum:
 // E = g(E* + b.p*), p = p* + [(g - 1)(p*.n) + g|b| E*] n (data-format.md 4.1).
