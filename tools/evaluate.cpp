@@ -118,15 +118,10 @@ int run(const Options& o) {
   CheckpointData ckpt;
   load_checkpoint(ctx, o.checkpoint, store, &ckpt);
   const TrainConfig config = checkpoint_config(o.checkpoint, ckpt.config);
-  const TrainingSchedules schedules = config.schedules();
-
-  // The weights of a checkpoint written at an epoch boundary (the loader at step 0 of the next
-  // epoch) belong to the epoch before; the trainer evaluated them with that epoch's alpha.
-  const int next_epoch = ckpt.state.value("epoch", 0);
-  const bool boundary = ckpt.state.value("loader_step", std::int64_t(0)) == 0;
-  const int epoch = std::max(0, boundary ? next_epoch - 1 : next_epoch);
-  const double alpha = o.inverse_temperature >= 0 ? o.inverse_temperature : schedules.alpha.eval(epoch);
-  const bool joint = schedules.alpha.full_training(epoch);
+  const CheckpointEvaluation evaluation = checkpoint_evaluation(config, ckpt.state);
+  const int epoch = evaluation.epoch;
+  const double alpha = o.inverse_temperature >= 0 ? o.inverse_temperature : evaluation.inverse_temperature;
+  const bool joint = evaluation.full_training;
 
   UCLUSTER_CHECK(jets::UclusterFile(o.data).n_jets() > 0, "data file '", o.data, "' holds no jets");
   LoaderOptions lo;

@@ -44,6 +44,14 @@ TrainConfig checkpoint_config(const std::string& path, const nlohmann::json& con
   }
 }
 
+CheckpointEvaluation checkpoint_evaluation(const TrainConfig& config, const nlohmann::json& state) {
+  const int next_epoch = state.value("epoch", 0);
+  const bool boundary = state.value("loader_step", std::int64_t(0)) == 0;
+  const int epoch = std::max(0, boundary ? next_epoch - 1 : next_epoch);
+  const AlphaSchedule alpha = config.schedules().alpha;
+  return {epoch, alpha.eval(epoch), alpha.full_training(epoch)};
+}
+
 nlohmann::json RunState::to_json() const {
   nlohmann::json positions = nlohmann::json::array();
   for (const LoaderPosition& p : loader_positions) positions.push_back({p.epoch, p.step});

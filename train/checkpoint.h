@@ -68,6 +68,17 @@ void load_checkpoint(Context& ctx, const std::string& path, const ParamStore& st
 // value is reported as coming from the checkpoint.
 TrainConfig checkpoint_config(const std::string& path, const nlohmann::json& config);
 
+// The epoch whose weights a checkpoint holds and the inverse temperature (alpha, spec 4.4) to
+// evaluate them with: the weights of a checkpoint written at an epoch boundary (the loader at step
+// 0 of the next epoch) belong to the epoch before, which the trainer evaluated with that epoch's
+// alpha of the evaluation schedule. `state` is the checkpoint's state attribute.
+struct CheckpointEvaluation {
+  int epoch = 0;
+  double inverse_temperature = 0;
+  bool full_training = false;  // the epoch is past pre-training (the joint loss applies)
+};
+CheckpointEvaluation checkpoint_evaluation(const TrainConfig& config, const nlohmann::json& state);
+
 // True when every element of t (float32 or float64) is finite.
 bool all_finite(Context& ctx, const Tensor& t);
 
