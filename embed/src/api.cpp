@@ -103,7 +103,7 @@ ucluster_status run_batch(const char* function, ucluster_session* session, const
 
 extern "C" {
 
-const char* ucluster_version(void) { return "0.1.0"; }
+const char* ucluster_version(void) { return UCLUSTER_PROJECT_VERSION; }
 
 uint32_t ucluster_model_format_version(void) { return ucluster::embed::kModelFormatVersion; }
 

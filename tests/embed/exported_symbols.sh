@@ -4,13 +4,14 @@
 set -eu
 lib=$1
 header=$2
-exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TtWwDdBbRrVvi]$/ {print $3}' | sort -u)
-declared=$(grep -o 'UCLUSTER_API [^(]*(' "$header" | sed 's/.*[ *]\(ucluster_[a-z0-9_]*\)($/\1/' | sort -u)
-echo "declared: $(echo "$declared" | wc -l) functions; exported: $(echo "$exported" | wc -l) symbols"
-if [ "$exported" != "$declared" ]; then
-  echo "FAILED: exported symbols differ from the header's functions:"
-  diff -u <(echo "$declared") <(echo "$exported") 2>/dev/null || {
-    echo "--- declared"; echo "$declared"; echo "--- exported"; echo "$exported"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+nm -D --defined-only "$lib" | awk '{print $3}' | sort -u > "$tmp/exported"
+tr '\n' ' ' < "$header" | grep -o 'UCLUSTER_API [^(;#]*ucluster_[a-z0-9_]*(' | sed 's/.*[ *]\(ucluster_[a-z0-9_]*\)($/\1/' | sort -u \
+  > "$tmp/declared"
+echo "declared: $(wc -l < "$tmp/declared") functions; exported: $(wc -l < "$tmp/exported") symbols"
+if ! diff -u "$tmp/declared" "$tmp/exported"; then
+  echo "FAILED: the exported symbols (+) differ from the header's functions (-)"
   exit 1
 fi
 echo "ok: only the API is exported"
