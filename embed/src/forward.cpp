@@ -1,4 +1,5 @@
 #include "embed/src/forward.h"
+#include "kernels/relu_branchless.h"
 
 #include <algorithm>
 #include <cmath>
@@ -39,7 +40,8 @@ float dot16(const float* a, const float* b, std::int64_t n) {
   return s;
 }
 
-inline float relu(float v) { return v > 0.0f ? v : 0.0f; }
+// The engine's ReLU (kernels/relu_branchless.h): NaN stays NaN, so a jet that overflows is reported.
+inline float relu(float v) { return relu_value(v); }
 
 const ModelTensor& tensor(const ModelContents& c, const std::string& name) {
   const auto it = c.tensors.find(name);

@@ -15,35 +15,16 @@
 
 #include "embed/src/forward.h"
 #include "model/ucluster_model.h"
-#include "tests/model/golden.h"
+#include "tests/embed/golden_model.h"
 
 namespace ucluster {
 namespace {
 
 using embed::JetResult;
 using embed::JetRunner;
-using embed::ModelContents;
 using embed::Network;
 using test::GoldenArray;
 using test::GoldenFile;
-
-// Every tensor of the model from `<group>/<name>` of a golden file.
-ModelContents golden_contents(const GoldenFile& file, const std::string& group) {
-  model::UClusterModel model;
-  ParamStore store;
-  model.declare(store);
-  ModelContents c;
-  auto add = [&](const std::string& name, const Shape& shape) {
-    const GoldenArray a = file.read(group + "/" + name);
-    embed::ModelTensor t;
-    t.shape = shape.dims();
-    t.values.assign(a.values.begin(), a.values.end());
-    c.tensors[name] = t;
-  };
-  for (const auto& e : store.param_entries()) add(e.name, e.shape);
-  for (const auto& e : store.buffer_entries()) add(e.name, e.shape);
-  return c;
-}
 
 double max_abs(const std::vector<double>& v) {
   double m = 0;
@@ -64,7 +45,7 @@ class EmbedGolden : public testing::TestWithParam<Case> {
     if (path.empty()) GTEST_SKIP() << "full golden file ../shared/golden/ucluster_golden.h5 not present";
     file_ = std::make_unique<GoldenFile>(path);
     prefix_ = GetParam().prefix;
-    network_ = std::make_unique<Network>(golden_contents(*file_, prefix_ + "weights"));
+    network_ = std::make_unique<Network>(test::golden_contents(*file_, prefix_ + "weights"));
     data_ = file_->read(prefix_ + "input/data");
   }
   GoldenArray ref(const std::string& name) const { return file_->read(prefix_ + name); }
