@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <numeric>
 #include <string>
 
 // The kNN distances must be rounded after every multiply and add, as TF's (non-FMA) CPU kernels and
@@ -169,7 +168,13 @@ JetRunner::JetRunner(const Network& net) : net_(net), k_(net.dims().k) {
   dist_.assign(rows, 0.0f);
   sq_.assign(rows, 0.0f);
   pen_.assign(rows, 0.0f);
-  order_.assign(rows, 0);
+  top_dist_.assign(static_cast<std::size_t>(k_), 0.0f);
+  top_.assign(static_cast<std::size_t>(k_), 0);
+  const std::size_t columns = static_cast<std::size_t>(round_up(net.max_rows(), kColumnBlock));
+  features_t_.assign(static_cast<std::size_t>(net.gapnet02_.w.n) * columns, 0.0f);
+  gram_.assign(rows * columns, 0.0f);
+  acc_.assign(static_cast<std::size_t>(widest), 0.0f);
+  best_.assign(static_cast<std::size_t>(widest), 0.0f);
   idx1_.assign(rows * k_, 0);
   idx2_.assign(rows * k_, 0);
 }
@@ -189,23 +194,26 @@ void JetRunner::dense(const DenseLayer& layer, const float* in, std::int64_t ldi
 
 // The k nearest of dist_[0, rows_), ascending, ties to the lower index (TF's top_k, spec 2.2), the
 // padding row counted as padding_ rows: its copies stand for rows n..99, which come after every
-// real row of equal distance. NaN sorts last, as in the engine.
+// real row of equal distance. NaN sorts last, as in the engine. The k smallest are kept in order
+// by insertion (rows come in index order, so a row goes after every kept row of equal distance).
 void JetRunner::select_neighbours(std::int32_t* out) {
-  std::iota(order_.begin(), order_.begin() + rows_, 0);
-  auto key = [this](std::int32_t j) {
-    const float d = dist_[j];
-    return std::isnan(d) ? std::numeric_limits<float>::infinity() : d;
-  };
-  // Every entry gives at least one neighbour, so the first k in order are enough.
-  const std::int64_t sorted = std::min(k_, rows_);
-  std::partial_sort(order_.begin(), order_.begin() + sorted, order_.begin() + rows_,
-                    [&](std::int32_t a, std::int32_t b) {
-                      const float da = key(a), db = key(b);
-                      return da < db || (da == db && a < b);
-                    });
+  const std::int64_t keep = std::min(k_, rows_);
+  std::int64_t kept = 0;
+  for (std::int64_t j = 0; j < rows_; ++j) {
+    const float d = std::isnan(dist_[j]) ? std::numeric_limits<float>::infinity() : dist_[j];
+    if (kept == keep && !(d < top_dist_[kept - 1])) continue;
+    std::int64_t p = kept == keep ? kept - 1 : kept++;
+    for (; p > 0 && d < top_dist_[p - 1]; --p) {
+      top_dist_[p] = top_dist_[p - 1];
+      top_[p] = top_[p - 1];
+    }
+    top_dist_[p] = d;
+    top_[p] = static_cast<std::int32_t>(j);
+  }
+  // Every kept row gives at least one neighbour, so the first k rows in order are enough.
   std::int64_t taken = 0;
-  for (std::int64_t p = 0; p < sorted && taken < k_; ++p) {
-    const std::int32_t j = order_[p];
+  for (std::int64_t p = 0; p < keep && taken < k_; ++p) {
+    const std::int32_t j = top_[p];
     const std::int64_t copies = (padding_ > 0 && j == n_real_) ? padding_ : 1;
     for (std::int64_t c = 0; c < copies && taken < k_; ++c) out[taken++] = j;
   }
@@ -243,12 +251,17 @@ void JetRunner::knn_coordinates() {
   }
 }
 
-// kNN #2 on the learned features, no mask (spec 2.2), as kernels/cpu/knn.cpp: |h_i|^2 + (-2 <h_i, h_j>)
-// + |h_j|^2 with each sum sequential over the channels. p_ holds the transposed features.
+// kNN #2 on the learned features, no mask (spec 2.2): |h_i|^2 + (-2 <h_i, h_j>) + |h_j|^2, the
+// inner products by the GEMM (h against its transpose; each a sequential sum over the channels, so
+// <h_i, h_j> = <h_j, h_i> and identical rows give identical distances, as the padded rows need).
 void JetRunner::knn_features(const float* h, std::int64_t ldh, std::int64_t channels) {
-  float* ht = p_.data();
-  for (std::int64_t j = 0; j < rows_; ++j)
-    for (std::int64_t c = 0; c < channels; ++c) ht[c * rows_ + j] = h[j * ldh + c];
+  const std::int64_t columns = round_up(rows_, kColumnBlock);
+  float* ht = features_t_.data();
+  for (std::int64_t c = 0; c < channels; ++c) {
+    for (std::int64_t j = 0; j < rows_; ++j) ht[c * columns + j] = h[j * ldh + c];
+    for (std::int64_t j = rows_; j < columns; ++j) ht[c * columns + j] = 0.0f;
+  }
+  net_.gemm_.kernel(h, ldh, rows_padded_, ht, channels, columns, gram_.data(), columns);
   for (std::int64_t j = 0; j < rows_; ++j) {
     float s = 0.0f;
     for (std::int64_t c = 0; c < channels; ++c) {
@@ -259,17 +272,9 @@ void JetRunner::knn_features(const float* h, std::int64_t ldh, std::int64_t chan
     sq_[j] = s;
   }
   for (std::int64_t i = 0; i < rows_; ++i) {
-    std::fill(dist_.begin(), dist_.begin() + rows_, 0.0f);
-    for (std::int64_t c = 0; c < channels; ++c) {
-      const float hic = h[i * ldh + c];
-      const float* row = ht + c * rows_;
-      for (std::int64_t j = 0; j < rows_; ++j) {
-        const float p = hic * row[j];
-        dist_[j] = dist_[j] + p;
-      }
-    }
+    const float* dot = gram_.data() + i * columns;
     for (std::int64_t j = 0; j < rows_; ++j) {
-      const float d = sq_[i] + -2.0f * dist_[j];
+      const float d = sq_[i] + -2.0f * dot[j];
       dist_[j] = d + sq_[j];
     }
     select_neighbours(idx2_.data() + i * k_);
@@ -309,17 +314,26 @@ void JetRunner::gap_block(const GapBlock& block, const float* h, std::int64_t ld
     }
     const float inv = 1.0f / sum;
     for (std::int64_t j = 0; j < k_; ++j) alpha_[j] *= inv;
+    // o_i = relu(sum_j alpha_ij y_ij + b_out), summed over j in order, and g_i = max_j y_ij.
+    float* acc = acc_.data();
+    float* best = best_.data();
+    for (std::int64_t c = 0; c < width; ++c) {
+      acc[c] = 0.0f;
+      best[c] = y_[c];
+    }
+    for (std::int64_t j = 0; j < k_; ++j) {
+      const float w = alpha_[j];
+      const float* yj = y_.data() + j * np;
+      for (std::int64_t c = 0; c < width; ++c) {
+        acc[c] += w * yj[c];
+        best[c] = std::max(best[c], yj[c]);
+      }
+    }
     float* oi = o + i * ldo;
     float* gi = g + i * ldg;
     for (std::int64_t c = 0; c < width; ++c) {
-      float acc = 0.0f, best = y_[c];
-      for (std::int64_t j = 0; j < k_; ++j) {
-        const float v = y_[j * np + c];
-        acc += alpha_[j] * v;
-        best = std::max(best, v);
-      }
-      oi[c] = relu(acc + block.out_bias[c]);
-      gi[c] = best;
+      oi[c] = relu(acc[c] + block.out_bias[c]);
+      gi[c] = best[c];
     }
   }
 }

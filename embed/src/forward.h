@@ -97,8 +97,10 @@ class JetRunner {
   const Network& net_;
   std::int64_t k_, rows_ = 0, rows_padded_ = 0, n_real_ = 0, padding_ = 0;
   std::vector<float> in0_, in1_, cat_, s_, p_, a_, y_, alpha_, agg_, fc_in_, fc1_, fc2_, fc3_;
-  std::vector<float> dist_, sq_, pen_;
-  std::vector<std::int32_t> order_, idx1_, idx2_;
+  std::vector<float> dist_, sq_, pen_, top_dist_;
+  std::vector<float> features_t_, gram_;  // kNN #2: the features transposed for the GEMM, and h h^T
+  std::vector<float> acc_, best_;         // one point's attention sum and maximum
+  std::vector<std::int32_t> top_, idx1_, idx2_;
 };
 
 }  // namespace ucluster::embed
