@@ -107,6 +107,74 @@ GapBlock gap_block(const ModelContents& c, const std::vector<model::LayerSpec>& 
   return g;
 }
 
+// The edge part of a GAP block for every point i: y_ij = relu((P_i - P_j) * scale + shift) for its k
+// neighbours, c_ij, the softmax of LeakyReLU(a_i + c_ij), o_i and g_i. Compiled for AVX-512, AVX2
+// and the baseline, picked at load time; every operation is one IEEE operation (no contraction in
+// this file, the lane sums of dot16 in a fixed order), so the three give the same bits.
+struct EdgeRows {
+  const float* p;
+  std::int64_t np, width;
+  const std::int32_t* idx;
+  std::int64_t k, rows;
+  const float *scale, *shift;
+  const ScalarLayer& neibatt;
+  const float* a;
+  float slope;
+  const float* out_bias;
+  float *y, *alpha, *acc, *best;
+  float* o;
+  std::int64_t ldo;
+  float* g;
+  std::int64_t ldg;
+};
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+void edge_attention_rows(const EdgeRows& e) {
+  const std::int64_t np = e.np, k = e.k;
+  for (std::int64_t i = 0; i < e.rows; ++i) {
+    const float* pi = e.p + i * np;
+    float top = -std::numeric_limits<float>::infinity();
+    for (std::int64_t j = 0; j < k; ++j) {
+      const float* pj = e.p + e.idx[i * k + j] * np;
+      float* y = e.y + j * np;
+      for (std::int64_t c = 0; c < np; ++c) y[c] = relu((pi[c] - pj[c]) * e.scale[c] + e.shift[c]);
+      const float cij = relu(dot16(y, e.neibatt.w.data(), np) * e.neibatt.scale + e.neibatt.shift);
+      const float z = e.a[i] + cij;
+      e.alpha[j] = z > 0.0f ? z : e.slope * z;
+      top = j == 0 ? e.alpha[j] : std::max(top, e.alpha[j]);
+    }
+    // Softmax stabilised as TF's: subtract the maximum, exponentiate, multiply by 1 / sum.
+    float sum = 0.0f;
+    for (std::int64_t j = 0; j < k; ++j) {
+      e.alpha[j] = std::exp(e.alpha[j] - top);
+      sum += e.alpha[j];
+    }
+    const float inv = 1.0f / sum;
+    for (std::int64_t j = 0; j < k; ++j) e.alpha[j] *= inv;
+    // o_i = relu(sum_j alpha_ij y_ij + b_out), summed over j in order, and g_i = max_j y_ij.
+    for (std::int64_t c = 0; c < e.width; ++c) {
+      e.acc[c] = 0.0f;
+      e.best[c] = e.y[c];
+    }
+    for (std::int64_t j = 0; j < k; ++j) {
+      const float w = e.alpha[j];
+      const float* yj = e.y + j * np;
+      for (std::int64_t c = 0; c < e.width; ++c) {
+        e.acc[c] += w * yj[c];
+        e.best[c] = std::max(e.best[c], yj[c]);
+      }
+    }
+    float* oi = e.o + i * e.ldo;
+    float* gi = e.g + i * e.ldg;
+    for (std::int64_t c = 0; c < e.width; ++c) {
+      oi[c] = relu(e.acc[c] + e.out_bias[c]);
+      gi[c] = e.best[c];
+    }
+  }
+}
+
 }  // namespace
 
 Network::Network(const ModelContents& c)
@@ -291,51 +359,10 @@ void JetRunner::gap_block(const GapBlock& block, const float* h, std::int64_t ld
   for (std::int64_t i = 0; i < rows_; ++i)
     a_[i] = relu(dot16(s_.data() + i * np, block.selfatt.w.data(), np) * block.selfatt.scale + block.selfatt.shift);
   net_.gemm_.kernel(h, ldh, rows_padded_, block.edge.data.data(), block.edge.k, np, p_.data(), np);
-  const float* scale = block.edge_scale.data();
-  const float* shift = block.edge_shift.data();
-  const float slope = net_.leaky_slope_;
-  for (std::int64_t i = 0; i < rows_; ++i) {
-    const float* pi = p_.data() + i * np;
-    float top = -std::numeric_limits<float>::infinity();
-    for (std::int64_t j = 0; j < k_; ++j) {
-      const float* pj = p_.data() + idx[i * k_ + j] * np;
-      float* y = y_.data() + j * np;
-      for (std::int64_t c = 0; c < np; ++c) y[c] = relu((pi[c] - pj[c]) * scale[c] + shift[c]);
-      const float cij = relu(dot16(y, block.neibatt.w.data(), np) * block.neibatt.scale + block.neibatt.shift);
-      const float z = a_[i] + cij;
-      alpha_[j] = z > 0.0f ? z : slope * z;
-      top = j == 0 ? alpha_[j] : std::max(top, alpha_[j]);
-    }
-    // Softmax stabilised as TF's: subtract the maximum, exponentiate, multiply by 1 / sum.
-    float sum = 0.0f;
-    for (std::int64_t j = 0; j < k_; ++j) {
-      alpha_[j] = std::exp(alpha_[j] - top);
-      sum += alpha_[j];
-    }
-    const float inv = 1.0f / sum;
-    for (std::int64_t j = 0; j < k_; ++j) alpha_[j] *= inv;
-    // o_i = relu(sum_j alpha_ij y_ij + b_out), summed over j in order, and g_i = max_j y_ij.
-    float* acc = acc_.data();
-    float* best = best_.data();
-    for (std::int64_t c = 0; c < width; ++c) {
-      acc[c] = 0.0f;
-      best[c] = y_[c];
-    }
-    for (std::int64_t j = 0; j < k_; ++j) {
-      const float w = alpha_[j];
-      const float* yj = y_.data() + j * np;
-      for (std::int64_t c = 0; c < width; ++c) {
-        acc[c] += w * yj[c];
-        best[c] = std::max(best[c], yj[c]);
-      }
-    }
-    float* oi = o + i * ldo;
-    float* gi = g + i * ldg;
-    for (std::int64_t c = 0; c < width; ++c) {
-      oi[c] = relu(acc[c] + block.out_bias[c]);
-      gi[c] = best[c];
-    }
-  }
+  EdgeRows rows{p_.data(), np, width, idx, k_, rows_, block.edge_scale.data(), block.edge_shift.data(),
+                block.neibatt, a_.data(), net_.leaky_slope_, block.out_bias.data(), y_.data(), alpha_.data(),
+                acc_.data(), best_.data(), o, ldo, g, ldg};
+  edge_attention_rows(rows);
 }
 
 void JetRunner::run(const float* features, int n_real, JetResult& out) {
