@@ -67,7 +67,18 @@ def main():
     run(["cmake", "--build", f"{consumer}/build"])
     demo = f"{consumer}/build/ucluster-embed-demo"
 
+    # The same demo through pkg-config (the .pc file finds the prefix from where it is), linked
+    # statically against libucluster.a.
+    pc_env = dict(os.environ, PKG_CONFIG_PATH=f"{prefix}/lib/pkgconfig")
+    flags = run(["pkg-config", "--static", "--cflags", "--libs", "ucluster"], env=pc_env).split()
+    flags = [f.replace("-lucluster", f"{prefix}/lib/libucluster.a") for f in flags]
+    static_demo = f"{work}/demo-static"
+    run(["cc", "-std=c99", os.path.join(source, "examples", "embed", "ucluster_embed_demo.c"), "-o", static_demo]
+        + flags + ["-lpthread"])
+
     one = run([demo, model, jets_file, str(n)])
+    if run([static_demo, model, jets_file, str(n)]) != one:
+        sys.exit("FAILED: the statically linked demo (pkg-config) differs from the shared one")
     four = run([demo, "--threads", "4", model, jets_file, str(n)])
     if one != four:
         sys.exit("FAILED: --threads 4 output differs from the 1-thread output")
@@ -81,7 +92,7 @@ def main():
     worst = float(np.abs(latent - want_latent).max())
     print(f"{n} jets: {mismatched} cluster ids differ from evaluate's; worst |z - z_evaluate| = {worst:.3g} "
           f"(tolerance {tolerance:.3g}); clusters used: {sorted(set(cluster.tolist()))}; "
-          f"--threads 4 byte-identical to 1 thread")
+          f"--threads 4 and the static pkg-config build byte-identical to 1 thread")
     if mismatched or worst > tolerance:
         sys.exit("FAILED")
     if len(set(cluster.tolist())) < 2:
