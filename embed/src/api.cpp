@@ -7,6 +7,7 @@
 #include <new>
 #include <string>
 
+#include "embed/src/cuda_session.h"
 #include "embed/src/forward.h"
 #include "embed/src/jet_features.h"
 #include "embed/src/model_file.h"
@@ -18,13 +19,13 @@ struct ucluster_model {
 };
 
 struct ucluster_session {
-  ucluster_session(const ucluster_model* m, const ucluster_session_options& o) : model(m), session(m->network, o) {}
   const ucluster_model* model;
-  ucluster::embed::Session session;
+  std::unique_ptr<ucluster::embed::SessionBase> session;  // CPU (Session) or CUDA (cuda_session.h)
 };
 
 namespace {
 
+using ucluster::embed::DeviceError;
 using ucluster::embed::ModelFileError;
 using ucluster::embed::ModelFileProblem;
 
@@ -60,6 +61,8 @@ ucluster_status guarded(const char* function, Body&& body) {
     return body();
   } catch (const ModelFileError& e) {
     return model_problem(e);
+  } catch (const DeviceError& e) {
+    return fail(UCLUSTER_ERROR_DEVICE, std::string(function) + ": " + e.what());
   } catch (const std::bad_alloc&) {
     return fail(UCLUSTER_ERROR_OUT_OF_MEMORY, std::string(function) + ": out of memory");
   } catch (const std::exception& e) {
@@ -84,7 +87,7 @@ ucluster_status run_batch(const char* function, ucluster_session* session, const
                 std::string(function) + ": n_jets is " + std::to_string(batch.n) + ", must be >= 0");
   if (batch.n == 0) return ok();
   if (!input) return fail(UCLUSTER_ERROR_INVALID_ARGUMENT, std::string(function) + ": the input is NULL");
-  ucluster::embed::Session& s = session->session;
+  ucluster::embed::SessionBase& s = *session->session;
   if (batch.n > s.max_batch())
     return fail(UCLUSTER_ERROR_INVALID_ARGUMENT, std::string(function) + ": a batch of " + std::to_string(batch.n) +
                                                      " jets is larger than the session's max_batch " +
@@ -175,9 +178,9 @@ ucluster_status ucluster_session_create(const ucluster_model* model, const uclus
   ucluster_session_options o;
   ucluster_session_options_init(&o);
   if (options) o = *options;
-  if (o.device == UCLUSTER_DEVICE_CUDA)
+  if (o.device == UCLUSTER_DEVICE_CUDA && !ucluster::embed::kHaveCudaSessions)
     return fail(UCLUSTER_ERROR_UNSUPPORTED, std::string(f) + ": this build of the library has no CUDA sessions");
-  if (o.device != UCLUSTER_DEVICE_CPU)
+  if (o.device != UCLUSTER_DEVICE_CPU && o.device != UCLUSTER_DEVICE_CUDA)
     return fail(UCLUSTER_ERROR_INVALID_ARGUMENT, std::string(f) + ": unknown device " + std::to_string(o.device));
   if (o.max_batch < 1 || o.max_batch > (std::int64_t(1) << 24))
     return fail(UCLUSTER_ERROR_INVALID_ARGUMENT,
@@ -191,8 +194,16 @@ ucluster_status ucluster_session_create(const ucluster_model* model, const uclus
   if (o.parallel_for && (o.max_workers < 1 || o.max_workers > 1024))
     return fail(UCLUSTER_ERROR_INVALID_ARGUMENT,
                 std::string(f) + ": max_workers is " + std::to_string(o.max_workers) + ", must be 1..1024");
+  if (o.device == UCLUSTER_DEVICE_CUDA && o.device_index < 0)
+    return fail(UCLUSTER_ERROR_INVALID_ARGUMENT,
+                std::string(f) + ": device_index is " + std::to_string(o.device_index) + ", must be >= 0");
   return guarded(f, [&] {
-    *session = new ucluster_session(model, o);
+    std::unique_ptr<ucluster::embed::SessionBase> s;
+    if (o.device == UCLUSTER_DEVICE_CUDA)
+      s = ucluster::embed::make_cuda_session(model->network, o);
+    else
+      s = std::make_unique<ucluster::embed::Session>(model->network, o);
+    *session = new ucluster_session{model, std::move(s)};
     return ok();
   });
 }

@@ -54,6 +54,17 @@ class Network {
   // Rows of a jet's compressed form at most (all real: num_points), rounded up for the GEMM.
   std::int64_t max_rows() const { return round_up(dims_.num_points + 1, kRowBlock); }
 
+  // The prepared layers, read-only (the CUDA session uploads them: cuda_forward.h).
+  struct Layers {
+    const GapBlock &gap0, &gap1;
+    const DenseLayer &gapnet01, &gapnet02, &gapnet11, &gapnet12, &agg, &fc1, &fc2, &fc3;
+    float leaky_slope, padding_penalty;
+  };
+  Layers layers() const {
+    return {gap0_, gap1_, gapnet01_, gapnet02_, gapnet11_, gapnet12_, agg_, fc1_, fc2_, fc3_, leaky_slope_,
+            padding_penalty_};
+  }
+
  private:
   friend class JetRunner;
   model::ModelDims dims_;

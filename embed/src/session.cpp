@@ -16,14 +16,6 @@ std::string feature_name(std::int64_t f) {
   return f < 8 ? kFeatureNames[f] : "feature " + std::to_string(f);
 }
 
-// Rows up to the last non-zero one: the rows after it are the jet's padding (spec 1.4).
-int count_real_rows(const float* jet, std::int64_t points, std::int64_t features) {
-  for (std::int64_t r = points; r > 0; --r)
-    for (std::int64_t c = 0; c < features; ++c)
-      if (jet[(r - 1) * features + c] != 0.0f) return static_cast<int>(r);
-  return 0;
-}
-
 bool finite_result(const JetResult& r, const model::ModelDims& d) {
   for (std::int64_t c = 0; c < d.latent; ++c)
     if (!std::isfinite(r.z[c])) return false;
@@ -39,6 +31,58 @@ FourMomentumJet four_momentum_jet(const ucluster_jet& j) {
 }
 
 }  // namespace
+
+int count_real_rows(const float* jet, std::int64_t points, std::int64_t features) {
+  for (std::int64_t r = points; r > 0; --r)
+    for (std::int64_t c = 0; c < features; ++c)
+      if (jet[(r - 1) * features + c] != 0.0f) return static_cast<int>(r);
+  return 0;
+}
+
+std::string check_batch(const model::ModelDims& dims, const JetBatch& batch, int* n_real) {
+  const std::int64_t points = dims.num_points, features = dims.num_features;
+  for (std::int64_t b = 0; b < batch.n; ++b) {
+    if (batch.jets) {
+      const std::string problem = check_four_momentum_jet(four_momentum_jet(batch.jets[b]), static_cast<int>(points));
+      if (!problem.empty()) return "jet " + std::to_string(b) + ": " + problem;
+      continue;
+    }
+    const float* jet = batch.features + b * points * features;
+    for (std::int64_t r = 0; r < points; ++r)
+      for (std::int64_t c = 0; c < features; ++c) {
+        const float v = jet[r * features + c];
+        if (!std::isfinite(v))
+          return "jet " + std::to_string(b) + ", particle " + std::to_string(r) + ": " + feature_name(c) + " is " +
+                 (std::isnan(v) ? "NaN" : "infinite");
+      }
+    n_real[b] = count_real_rows(jet, points, features);
+    if (n_real[b] == 0)
+      return "jet " + std::to_string(b) + " has no particles (all " + std::to_string(points) + " rows are zero)";
+  }
+  return "";
+}
+
+void batch_jet_features(const JetBatch& batch, std::int64_t b, std::int64_t points, float* out) {
+  four_momentum_features(four_momentum_jet(batch.jets[b]), static_cast<int>(points), out);
+}
+
+std::string check_results(const model::ModelDims& dims, const JetResult* results, std::int64_t n) {
+  for (std::int64_t b = 0; b < n; ++b)
+    if (!finite_result(results[b], dims))
+      return "jet " + std::to_string(b) + " gives a NaN or infinite output: its features overflow float32 inside "
+             "the network (or are far outside the range the model was trained on)";
+  return "";
+}
+
+void write_results(const model::ModelDims& d, const JetResult* results, std::int64_t n, const ucluster_outputs& out) {
+  for (std::int64_t b = 0; b < n; ++b) {
+    const JetResult& r = results[b];
+    if (out.cluster) out.cluster[b] = r.cluster;
+    for (std::int64_t c = 0; c < d.num_clusters && out.distances; ++c) out.distances[b * d.num_clusters + c] = r.distances[c];
+    for (std::int64_t c = 0; c < d.latent && out.latent; ++c) out.latent[b * d.latent + c] = r.z[c];
+    for (std::int64_t c = 0; c < d.num_classes && out.logits; ++c) out.logits[b * d.num_classes + c] = r.logits[c];
+  }
+}
 
 Session::Worker::Worker(const Network& net)
     : runner(net), features(static_cast<std::size_t>(net.dims().num_points * net.dims().num_features), 0.0f) {}
@@ -63,28 +107,7 @@ Session::~Session() {
   for (std::thread& t : threads_) t.join();
 }
 
-std::string Session::check(const JetBatch& batch) {
-  const std::int64_t points = net_.dims().num_points, features = net_.dims().num_features;
-  for (std::int64_t b = 0; b < batch.n; ++b) {
-    if (batch.jets) {
-      const std::string problem = check_four_momentum_jet(four_momentum_jet(batch.jets[b]), static_cast<int>(points));
-      if (!problem.empty()) return "jet " + std::to_string(b) + ": " + problem;
-      continue;
-    }
-    const float* jet = batch.features + b * points * features;
-    for (std::int64_t r = 0; r < points; ++r)
-      for (std::int64_t c = 0; c < features; ++c) {
-        const float v = jet[r * features + c];
-        if (!std::isfinite(v))
-          return "jet " + std::to_string(b) + ", particle " + std::to_string(r) + ": " + feature_name(c) + " is " +
-                 (std::isnan(v) ? "NaN" : "infinite");
-      }
-    n_real_[b] = count_real_rows(jet, points, features);
-    if (n_real_[b] == 0)
-      return "jet " + std::to_string(b) + " has no particles (all " + std::to_string(points) + " rows are zero)";
-  }
-  return "";
-}
+std::string Session::check(const JetBatch& batch) { return check_batch(net_.dims(), batch, n_real_.data()); }
 
 void Session::run_range(const JetBatch& batch, std::int64_t begin, std::int64_t end, int worker) {
   const std::int64_t points = net_.dims().num_points, features = net_.dims().num_features;
@@ -92,7 +115,7 @@ void Session::run_range(const JetBatch& batch, std::int64_t begin, std::int64_t 
   for (std::int64_t b = begin; b < end; ++b) {
     const float* jet = batch.features ? batch.features + b * points * features : w.features.data();
     if (batch.jets) {
-      four_momentum_features(four_momentum_jet(batch.jets[b]), static_cast<int>(points), w.features.data());
+      batch_jet_features(batch, b, points, w.features.data());
       n_real_[b] = count_real_rows(jet, points, features);
     }
     w.runner.run(jet, n_real_[b], results_[b]);
@@ -153,22 +176,9 @@ std::string Session::run(const JetBatch& batch) {
   } else {
     run_range(batch, 0, batch.n, 0);
   }
-  for (std::int64_t b = 0; b < batch.n; ++b)
-    if (!finite_result(results_[b], net_.dims()))
-      return "jet " + std::to_string(b) + " gives a NaN or infinite output: its features overflow float32 inside "
-             "the network (or are far outside the range the model was trained on)";
-  return "";
+  return check_results(net_.dims(), results_.data(), batch.n);
 }
 
-void Session::write(std::int64_t n, const ucluster_outputs& out) const {
-  const model::ModelDims& d = net_.dims();
-  for (std::int64_t b = 0; b < n; ++b) {
-    const JetResult& r = results_[b];
-    if (out.cluster) out.cluster[b] = r.cluster;
-    for (std::int64_t c = 0; c < d.num_clusters && out.distances; ++c) out.distances[b * d.num_clusters + c] = r.distances[c];
-    for (std::int64_t c = 0; c < d.latent && out.latent; ++c) out.latent[b * d.latent + c] = r.z[c];
-    for (std::int64_t c = 0; c < d.num_classes && out.logits; ++c) out.logits[b * d.num_classes + c] = r.logits[c];
-  }
-}
+void Session::write(std::int64_t n, const ucluster_outputs& out) const { write_results(net_.dims(), results_.data(), n, out); }
 
 }  // namespace ucluster::embed

@@ -3,6 +3,7 @@
 // block and per warp, blocks one after another.
 #pragma once
 #include <barrier>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -43,9 +44,23 @@ T __shfl_down_sync(unsigned, T v, int off) {
 }
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
 inline double min(double a, double b) { return a < b ? a : b; }
+// The rounding intrinsics of embed/src/cuda_forward.cu: one IEEE operation each (the emulation is
+// compiled with -ffp-contract=off, so the plain operators are not fused).
+inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline double __dadd_rn(double a, double b) { return a + b; }
+inline double __dsub_rn(double a, double b) { return a - b; }
+inline double __dmul_rn(double a, double b) { return a * b; }
 
 using cudaError_t = int;
+using cudaStream_t = void*;
 constexpr int cudaSuccess = 0;
+inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+template <class F>
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, F, int, std::size_t) { *blocks = 1; return 0; }
 enum { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
 enum { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 inline long emu_smem_reserved = 48 * 1024;

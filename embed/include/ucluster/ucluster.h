@@ -114,7 +114,8 @@ typedef struct ucluster_session_options {
                                          threads (num_threads must then be 1) */
   void* parallel_for_context;
   int max_workers;               /* with parallel_for: the most workers it uses at once */
-  void* cuda_stream;             /* CUDA: the caller's cudaStream_t (NULL: the session's own) */
+  void* cuda_stream;             /* CUDA: the caller's cudaStream_t on device_index (NULL: the
+                                    session's own); each run enqueues on it and synchronises it */
 } ucluster_session_options;
 
 UCLUSTER_API void ucluster_session_options_init(ucluster_session_options* options);
