@@ -278,7 +278,8 @@ __global__ void __launch_bounds__(kThreads)
     dense(P, p.net02, cat + kCatNet01, kCatWidth, rows, cat + kCatNet02, kCatWidth);
 
     // kNN #2 on net02, no mask (spec 2.2), as JetRunner::knn_features: |h_i|^2 + (-2 <h_i, h_j>) +
-    // |h_j|^2, each sum sequential over the channels.
+    // |h_j|^2, each sum sequential over the channels; the inner product a fused multiply-add chain,
+    // as the CPU's GEMM computes it.
     const float* h = cat + kCatNet02;
     const int channels = kCatNet11 - kCatNet02;
     for (int j = threadIdx.x; j < rows; j += blockDim.x) {
@@ -290,7 +291,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int i = threadIdx.x; i < rows; i += blockDim.x) {
       auto dist = [&](int j) {
         float s = 0.0f;
-        for (int c = 0; c < channels; ++c) s = __fadd_rn(s, __fmul_rn(h[i * kCatWidth + c], h[j * kCatWidth + c]));
+        for (int c = 0; c < channels; ++c) s = __fmaf_rn(h[i * kCatWidth + c], h[j * kCatWidth + c], s);
         return __fadd_rn(__fadd_rn(sq[i], __fmul_rn(-2.0f, s)), sq[j]);
       };
       select_neighbours(dist, rows, n, padding, idx2 + i * kK);
