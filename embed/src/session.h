@@ -1,7 +1,8 @@
 // The sessions behind ucluster_session: what every session does with a batch (SessionBase), the
-// checks and the output writing they share, and the CPU session: one JetRunner per worker, the staging buffer for a batch's results (outputs are
-// written only when the whole batch succeeded), and the workers: the calling thread alone, the
-// session's own threads, or the caller's parallel-for hook. Jets are independent and each is
+// checks and the output writing they share, and the CPU session: one JetRunner per worker, the
+// staging buffer for a batch's results (outputs are written only when the whole batch succeeded),
+// and the workers: the calling thread alone, the session's own threads, or the caller's
+// parallel-for hook. Jets are independent and each is
 // computed the same way on any worker, so results do not depend on the thread count.
 #pragma once
 
