@@ -1,4 +1,5 @@
 #include "embed/src/forward.h"
+#include "kernels/knn_distance.h"
 #include "kernels/relu_branchless.h"
 
 #include <algorithm>
@@ -18,8 +19,6 @@
 namespace ucluster::embed {
 
 namespace {
-
-constexpr double kPi = 3.14159265358979323846;
 
 typedef float Vec16 __attribute__((vector_size(64)));
 
@@ -291,30 +290,15 @@ void JetRunner::select_neighbours(std::int32_t* out) {
 // kernels/cpu/knn.cpp term for term.
 void JetRunner::knn_coordinates() {
   const std::int64_t ld = net_.dims().num_features + net_.dims().gap0_width;
-  const float two_pi = float(2.0 * kPi), four_pi = float(4.0 * kPi), four_pi_sq = float(4.0 * (kPi * kPi));
   for (std::int64_t j = 0; j < rows_; ++j) {
     const float* p = in0_.data() + j * ld;
-    const float s0 = p[0] * p[0];
-    const float s1 = p[1] * p[1];
-    sq_[j] = s0 + s1;
+    sq_[j] = knn_math::coordinate_square(p);
     pen_[j] = p[2] == 0.0f ? net_.padding_penalty_ : 0.0f;
   }
   for (std::int64_t i = 0; i < rows_; ++i) {
     const float* pi = in0_.data() + i * ld;
-    for (std::int64_t j = 0; j < rows_; ++j) {
-      const float* pj = in0_.data() + j * ld;
-      const float p0 = pi[0] * pj[0];
-      const float p1 = pi[1] * pj[1];
-      const float inner = -2.0f * (p0 + p1);
-      float d = sq_[i] + inner;
-      d = d + sq_[j];
-      const float dphi = std::abs(pj[1] - pi[1]);
-      const float corr = dphi >= two_pi ? four_pi_sq - four_pi * dphi : dphi - dphi;
-      d = d + corr;
-      d = d + pen_[i];
-      d = d + pen_[j];
-      dist_[j] = d;
-    }
+    for (std::int64_t j = 0; j < rows_; ++j)
+      dist_[j] = knn_math::coordinate_distance(pi, in0_.data() + j * ld, sq_[i], sq_[j], pen_[i], pen_[j]);
     select_neighbours(idx1_.data() + i * k_);
   }
 }

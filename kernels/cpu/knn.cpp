@@ -1,5 +1,6 @@
 #include "kernels/cpu/knn.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/knn_distance.h"
 
 #include <algorithm>
 #include <cmath>
@@ -18,8 +19,6 @@
 namespace ucluster::cpu {
 
 namespace {
-
-constexpr double kPi = 3.14159265358979323846;
 
 // Writes the k smallest entries of dist (ascending, ties -> lower index) to out. This is the order
 // of TF's top_k on -D (spec 2.2). NaN distances sort last (as +inf, then by index) so that the
@@ -44,8 +43,6 @@ void select_row(const T* dist, std::int64_t n, std::int64_t k, std::int32_t* out
 template <typename T>
 void knn_coordinates(const T* x, std::int32_t* idx, std::int64_t batch, std::int64_t n, std::int64_t features,
                      std::int64_t k) {
-  // Constants as TF converts the Python floats of pairwise_distanceR to the tensor's type.
-  const T two_pi = T(2.0 * kPi), four_pi = T(4.0 * kPi), four_pi_sq = T(4.0 * (kPi * kPi));
   const T penalty = T(kKnnPaddingPenalty);
 #pragma omp parallel if(parallel_worth(batch * n * n))
   {
@@ -56,33 +53,14 @@ void knn_coordinates(const T* x, std::int32_t* idx, std::int64_t batch, std::int
       const T* xb = x + b * n * features;
       for (std::int64_t j = 0; j < n; ++j) {
         const T* p = xb + j * features;
-        const T s0 = p[0] * p[0];
-        const T s1 = p[1] * p[1];
-        sq[j] = s0 + s1;
+        sq[j] = knn_math::coordinate_square(p);
         // Padding flag: feature 2 (log pT/pT_jet) exactly 0 (spec 2.2, 8 #11).
         pen[j] = p[2] == T(0) ? penalty : T(0);
       }
       for (std::int64_t i = 0; i < n; ++i) {
         const T* pi = xb + i * features;
-        for (std::int64_t j = 0; j < n; ++j) {
-          const T* pj = xb + j * features;
-          const T p0 = pi[0] * pj[0];
-          const T p1 = pi[1] * pj[1];
-          const T inner = T(-2) * (p0 + p1);
-          // TF: point_cloud_square + point_cloud_inner + point_cloud_square_tranpose + phi_corr
-          //     + point_shift + point_shift_transpose, evaluated left to right.
-          T d = sq[i] + inner;
-          d = d + sq[j];
-          // phi-wrap correction of pairwise_distanceR (spec 2.2, 8 #10): replaces dphi^2 by
-          // (2pi - |dphi|)^2, but with threshold 2pi instead of pi, so it never fires for
-          // jet-relative phi. Kept for bit-compatibility with the reference.
-          const T dphi = std::abs(pj[1] - pi[1]);
-          const T corr = dphi >= two_pi ? four_pi_sq - four_pi * dphi : dphi - dphi;
-          d = d + corr;
-          d = d + pen[i];
-          d = d + pen[j];
-          dist[j] = d;
-        }
+        for (std::int64_t j = 0; j < n; ++j)
+          dist[j] = knn_math::coordinate_distance(pi, xb + j * features, sq[i], sq[j], pen[i], pen[j]);
         select_row(dist.data(), n, k, idx + (b * n + i) * k, order);
       }
     }
