@@ -178,10 +178,14 @@ ucluster_status ucluster_session_create(const ucluster_model* model, const uclus
   ucluster_session_options o;
   ucluster_session_options_init(&o);
   if (options) o = *options;
-  if (o.device == UCLUSTER_DEVICE_CUDA && !ucluster::embed::kHaveCudaSessions)
+  // A C caller may store any int in the enum; C++ must not load an out-of-range value as the enum.
+  int device = 0;
+  static_assert(sizeof device == sizeof o.device, "ucluster_device is an int-sized enum");
+  std::memcpy(&device, &o.device, sizeof device);
+  if (device == UCLUSTER_DEVICE_CUDA && !ucluster::embed::kHaveCudaSessions)
     return fail(UCLUSTER_ERROR_UNSUPPORTED, std::string(f) + ": this build of the library has no CUDA sessions");
-  if (o.device != UCLUSTER_DEVICE_CPU && o.device != UCLUSTER_DEVICE_CUDA)
-    return fail(UCLUSTER_ERROR_INVALID_ARGUMENT, std::string(f) + ": unknown device " + std::to_string(o.device));
+  if (device != UCLUSTER_DEVICE_CPU && device != UCLUSTER_DEVICE_CUDA)
+    return fail(UCLUSTER_ERROR_INVALID_ARGUMENT, std::string(f) + ": unknown device " + std::to_string(device));
   if (o.max_batch < 1 || o.max_batch > (std::int64_t(1) << 24))
     return fail(UCLUSTER_ERROR_INVALID_ARGUMENT,
                 std::string(f) + ": max_batch is " + std::to_string(o.max_batch) + ", must be 1..16777216");
@@ -194,12 +198,12 @@ ucluster_status ucluster_session_create(const ucluster_model* model, const uclus
   if (o.parallel_for && (o.max_workers < 1 || o.max_workers > 1024))
     return fail(UCLUSTER_ERROR_INVALID_ARGUMENT,
                 std::string(f) + ": max_workers is " + std::to_string(o.max_workers) + ", must be 1..1024");
-  if (o.device == UCLUSTER_DEVICE_CUDA && o.device_index < 0)
+  if (device == UCLUSTER_DEVICE_CUDA && o.device_index < 0)
     return fail(UCLUSTER_ERROR_INVALID_ARGUMENT,
                 std::string(f) + ": device_index is " + std::to_string(o.device_index) + ", must be >= 0");
   return guarded(f, [&] {
     std::unique_ptr<ucluster::embed::SessionBase> s;
-    if (o.device == UCLUSTER_DEVICE_CUDA)
+    if (device == UCLUSTER_DEVICE_CUDA)
       s = ucluster::embed::make_cuda_session(model->network, o);
     else
       s = std::make_unique<ucluster::embed::Session>(model->network, o);

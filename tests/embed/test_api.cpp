@@ -335,7 +335,8 @@ TEST_F(Api, BadOptionsAreRefused) {
   o.parallel_for = &Hook::run;
   refused("not both");
   ucluster_session_options_init(&o);
-  o.device = static_cast<ucluster_device>(9);
+  const int unknown = 9;  // as a C caller can store it (a C++ enum value out of range would be UB here)
+  std::memcpy(&o.device, &unknown, sizeof unknown);
   refused("unknown device 9");
   EXPECT_EQ(ucluster_session_create(nullptr, nullptr, &s), UCLUSTER_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(ucluster_session_create(model_, nullptr, nullptr), UCLUSTER_ERROR_INVALID_ARGUMENT);
