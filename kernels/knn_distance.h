@@ -1,10 +1,11 @@
-// The kNN #1 distance of spec 2.2, term for term as TF evaluates pairwise_distanceR, shared by the
-// engine's CPU body (kernels/cpu/knn.cpp) and the embedding library (embed/src/forward.cpp) so that
+// The kNN distances of spec 2.2, term for term as TF evaluates pairwise_distanceR (kNN #1) and
+// pairwise_distance (kNN #2), shared by the engine's CPU body (kernels/cpu/knn.cpp) and the embedding library (embed/src/forward.cpp) so that
 // both break neighbour ties the same way. Plain C++; a file that includes it must compile it
 // without fused multiply-adds (both do: TF's CPU kernels round after every operation, spec 8 #9).
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
 namespace ucluster::knn_math {
 
@@ -36,6 +37,24 @@ inline T coordinate_distance(const T* pi, const T* pj, T sq_i, T sq_j, T pen_i, 
   d = d + corr;
   d = d + pen_i;
   return d + pen_j;
+}
+
+// kNN #2: |h|^2 = reduce_sum(square(h)), summed over the channels in order.
+template <typename T>
+inline T feature_square(const T* h, std::int64_t channels) {
+  T s = T(0);
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const T v2 = h[c] * h[c];
+    s = s + v2;
+  }
+  return s;
+}
+
+// kNN #2: point_cloud_square + (-2 * inner) + point_cloud_square_tranpose, for <h_i, h_j> = dot.
+template <typename T>
+inline T feature_distance(T sq_i, T dot, T sq_j) {
+  const T d = sq_i + T(-2) * dot;
+  return d + sq_j;
 }
 
 }  // namespace ucluster::knn_math

@@ -314,21 +314,10 @@ void JetRunner::knn_features(const float* h, std::int64_t ldh, std::int64_t chan
     for (std::int64_t j = rows_; j < columns; ++j) ht[c * columns + j] = 0.0f;
   }
   net_.gemm_.kernel(h, ldh, rows_padded_, ht, channels, columns, gram_.data(), columns);
-  for (std::int64_t j = 0; j < rows_; ++j) {
-    float s = 0.0f;
-    for (std::int64_t c = 0; c < channels; ++c) {
-      const float v = h[j * ldh + c];
-      const float v2 = v * v;
-      s = s + v2;
-    }
-    sq_[j] = s;
-  }
+  for (std::int64_t j = 0; j < rows_; ++j) sq_[j] = knn_math::feature_square(h + j * ldh, channels);
   for (std::int64_t i = 0; i < rows_; ++i) {
     const float* dot = gram_.data() + i * columns;
-    for (std::int64_t j = 0; j < rows_; ++j) {
-      const float d = sq_[i] + -2.0f * dot[j];
-      dist_[j] = d + sq_[j];
-    }
+    for (std::int64_t j = 0; j < rows_; ++j) dist_[j] = knn_math::feature_distance(sq_[i], dot[j], sq_[j]);
     select_neighbours(idx2_.data() + i * k_);
   }
 }

@@ -80,16 +80,7 @@ void knn_features(const T* h, std::int32_t* idx, std::int64_t batch, std::int64_
       const T* hb = h + b * n * channels;
       for (std::int64_t j = 0; j < n; ++j)
         for (std::int64_t c = 0; c < channels; ++c) ht[c * n + j] = hb[j * channels + c];
-      // |h_j|^2 = reduce_sum(square(h)), summed over the channels in order.
-      for (std::int64_t j = 0; j < n; ++j) {
-        T s = T(0);
-        for (std::int64_t c = 0; c < channels; ++c) {
-          const T v = hb[j * channels + c];
-          const T v2 = v * v;
-          s = s + v2;
-        }
-        sq[j] = s;
-      }
+      for (std::int64_t j = 0; j < n; ++j) sq[j] = knn_math::feature_square(hb + j * channels, channels);
       for (std::int64_t i = 0; i < n; ++i) {
         // <h_i, h_j> for all j: each entry is a sequential sum over c (the order of a plain GEMM
         // inner loop); the loop over j vectorises without changing any rounding.
@@ -102,11 +93,7 @@ void knn_features(const T* h, std::int32_t* idx, std::int64_t batch, std::int64_
             acc[j] = acc[j] + p;
           }
         }
-        // TF pairwise_distance: point_cloud_square + (-2 * inner) + point_cloud_square_tranpose.
-        for (std::int64_t j = 0; j < n; ++j) {
-          const T d = sq[i] + T(-2) * acc[j];
-          dist[j] = d + sq[j];
-        }
+        for (std::int64_t j = 0; j < n; ++j) dist[j] = knn_math::feature_distance(sq[i], acc[j], sq[j]);
         select_row(dist.data(), n, k, idx + (b * n + i) * k, order);
       }
     }
