@@ -35,13 +35,11 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,10 +52,13 @@
 #include "io/h5.h"
 #include "model/ucluster_model.h"
 #include "train/checkpoint.h"
+#include "bench/bench_report.h"
 
 #ifndef UCLUSTER_SOURCE_DIR
 #define UCLUSTER_SOURCE_DIR "."
 #endif
+
+using namespace ucluster::bench;
 
 namespace {
 
@@ -110,83 +111,6 @@ double mean_multiplicity(const std::vector<float>& jets) {
   double s = 0;
   for (std::int64_t j = 0; j < n; ++j) s += multiplicity(jets.data() + j * kJetFloats);
   return s / double(n);
-}
-
-// The n-th smallest by nearest rank: p in (0, 100].
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  const std::size_t rank = static_cast<std::size_t>(std::ceil(p / 100.0 * double(v.size())));
-  return v[std::max<std::size_t>(rank, 1) - 1];
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-json summary(const std::vector<double>& rounds) {
-  return json{{"median", median(rounds)},
-              {"min", *std::min_element(rounds.begin(), rounds.end())},
-              {"max", *std::max_element(rounds.begin(), rounds.end())}};
-}
-
-std::string shell_line(const std::string& command) {
-  std::string out;
-  if (std::FILE* p = popen(command.c_str(), "r")) {
-    char buf[256];
-    while (std::fgets(buf, sizeof buf, p)) out += buf;
-    if (pclose(p) != 0) return "";
-  }
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
-
-std::string commit() {
-  if (const char* c = std::getenv("UCLUSTER_COMMIT"); c && *c) return c;
-  const std::string dir = UCLUSTER_SOURCE_DIR;
-  std::string h = shell_line("git -C '" + dir + "' rev-parse HEAD 2>/dev/null");
-  if (h.empty()) return "unknown";
-  if (!shell_line("git -C '" + dir + "' status --porcelain --untracked-files=no 2>/dev/null").empty()) h += "-dirty";
-  return h;
-}
-
-// 'model name' of /proc/cpuinfo; the number of logical CPUs, the physical cores ('cpu cores' per
-// package), and which of the instruction sets the library's GEMM kernels use the CPU has.
-struct CpuInfo {
-  std::string model = "unknown";
-  int logical = 0, cores = 0;
-  std::vector<std::string> isa;
-};
-
-CpuInfo cpu_info() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  CpuInfo c;
-  while (std::getline(in, line)) {
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    const std::string value = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
-    if (line.rfind("model name", 0) == 0) {
-      ++c.logical;
-      c.model = value;
-    } else if (line.rfind("cpu cores", 0) == 0) {
-      c.cores = std::atoi(value.c_str());
-    } else if (line.rfind("flags", 0) == 0 && c.isa.empty()) {
-      std::istringstream flags(" " + value);
-      std::string f;
-      while (flags >> f)
-        if (f == "avx2" || f == "fma" || f == "avx512f") c.isa.push_back(f);
-    }
-  }
-  return c;
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
 }
 
 // Jets of the benchmark: latency jets per multiplicity and the two batches.
@@ -513,7 +437,7 @@ int main(int argc, char** argv) {
     j["cores"] = cpu.cores;
     j["logical_cpus"] = cpu.logical;
     j["cpu_isa"] = cpu.isa;
-    j["commit"] = commit();
+    j["commit"] = commit(UCLUSTER_SOURCE_DIR);
     j["library_version"] = ucluster_version();
     j["model"] = model_path;
     j["inverse_temperature"] = ucluster_model_inverse_temperature(model);
