@@ -3,7 +3,9 @@
 // extrapolated from the measured steps, and single-jet / batched inference (single-jet also through
 // the captured CUDA graph of model/inference_graph.h: replay time and host-to-host latency). Prints JSON.
 //   model_throughput [--batch B] [--steps S] [--infer-batch N] [--device cpu|cuda|auto] [--threads T]
-//                    [--edge-path fused|unfused|auto]
+//                    [--edge-path fused|unfused|auto] [--data FILE.h5]
+// --data times the first jets of a prepared file (HLS4ML-like multiplicities; the single jet is its
+// first jet) instead of synthetic jets of 20-79 particles; the JSON gives the mean multiplicity.
 // Model FLOP/s use the reference's count (spec 7): 62.6 MFLOP per jet forward, 185 MFLOP per
 // training jet, whatever shortcut the engine takes.
 #include <chrono>
@@ -11,9 +13,13 @@
 #include <cstring>
 #include <string>
 
+#include "bench/bench_report.h"
 #include "model/inference_graph.h"
 #include "model/ucluster_model.h"
 #include "train/step.h"
+#ifdef UCLUSTER_BENCH_DATA
+#include "io/ucluster_file.h"
+#endif
 
 using namespace ucluster;
 
@@ -40,16 +46,63 @@ Tensor synthetic_jets(Context& ctx, std::int64_t batch, Rng& rng) {
   return t;
 }
 
+// Jets [0, count) of a prepared file and their mass-bin targets.
+struct FileJets {
+  std::vector<float> data;
+  std::vector<std::int32_t> target;
+};
+
+FileJets read_file_jets(const std::string& path, std::int64_t count) {
+#ifdef UCLUSTER_BENCH_DATA
+  const jets::UclusterFile file(path);
+  UCLUSTER_CHECK(file.n_jets() >= count, "--data '", path, "' holds ", file.n_jets(), " jets; the benchmark needs ",
+                 count);
+  UCLUSTER_CHECK(file.n_particles() == 100 && file.n_features() == 8, "--data '", path, "' has ", file.n_particles(),
+                 " particles of ", file.n_features(), " features per jet; the model takes 100 of 8");
+  FileJets jets{std::vector<float>(static_cast<std::size_t>(count * 100 * 8)),
+                std::vector<std::int32_t>(static_cast<std::size_t>(count))};
+  file.read(0, count, jets.data.data(), jets.target.data(), nullptr, nullptr, nullptr, true);
+  return jets;
+#else
+  (void)count;
+  UCLUSTER_CHECK(false, "--data '", path, "': this build has no HDF5 support");
+  return {};
+#endif
+}
+
+Tensor jets_tensor(Context& ctx, const FileJets& jets, std::int64_t first, std::int64_t count) {
+  const auto begin = jets.data.begin() + first * 800;
+  return ctx.from_vector<float>({count, 100, 8}, std::vector<float>(begin, begin + count * 800));
+}
+
+// Real particles per jet: rows with a non-zero feature (prepared and synthetic jets pad with zeros).
+std::vector<int> multiplicities(Context& ctx, const Tensor& jets) {
+  const std::vector<float> v = ctx.to_vector<float>(jets);
+  std::vector<int> n(v.size() / 800, 0);
+  for (std::size_t j = 0; j < n.size(); ++j)
+    for (std::size_t i = 0; i < 100; ++i)
+      for (std::size_t f = 0; f < 8; ++f)
+        if (v[(j * 100 + i) * 8 + f] != 0.0f) {
+          n[j] += 1;
+          break;
+        }
+  return n;
+}
+
+double mean(const std::vector<int>& v) {
+  double s = 0;
+  for (int x : v) s += x;
+  return v.empty() ? 0.0 : s / double(v.size());
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::int64_t batch = 512, steps = 3, infer_batch = 0;
   ContextOptions opts;
-  std::string edge_path = "auto";
+  std::string edge_path = "auto", data_path;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--batch")) batch = std::stoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--steps")) steps = std::stoll(argv[i + 1]);
@@ -57,6 +110,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--device")) opts.device = argv[i + 1];
     else if (!std::strcmp(argv[i], "--threads")) opts.num_threads = std::stoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--edge-path")) edge_path = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--data")) data_path = argv[i + 1];
   }
   Context ctx(opts);
   const model::UClusterModel model(model::ModelDims{}, model::resolve_edge_path(edge_path));
@@ -65,9 +119,13 @@ int main(int argc, char** argv) {
   store.finalize(ctx, ctx.device());
   Rng rng(1);
   model.initialise(ctx, store, rng);
-  Tensor data = ctx.to(synthetic_jets(ctx, batch, rng), ctx.device());
+  if (infer_batch <= 0) infer_batch = batch;
+  const FileJets file_jets = data_path.empty() ? FileJets{} : read_file_jets(data_path, std::max(batch, infer_batch));
+  Tensor data = ctx.to(data_path.empty() ? synthetic_jets(ctx, batch, rng) : jets_tensor(ctx, file_jets, 0, batch),
+                       ctx.device());
   std::vector<std::int32_t> target(static_cast<std::size_t>(batch));
-  for (auto& t : target) t = static_cast<std::int32_t>(rng.below(19));
+  for (std::size_t i = 0; i < target.size(); ++i)
+    target[i] = data_path.empty() ? static_cast<std::int32_t>(rng.below(19)) : file_jets.target[i];
   Tensor targets = ctx.from_vector<std::int32_t>({batch}, target);
   AdamOptimizer optimizer(ctx, store);
   const StepSettings settings;  // joint training, inverse temperature 10, lr 1e-3, BN decay 0.9
@@ -82,7 +140,7 @@ int main(int argc, char** argv) {
       ctx.device().is_cuda() ? ctx.allocator(ctx.device()).stats().peak_bytes_in_use : std::size_t{0};
   const std::size_t train_peak_host = ctx.allocator(Device::cpu()).stats().peak_bytes_in_use;
 
-  Tensor one = ctx.to(synthetic_jets(ctx, 1, rng), ctx.device());
+  Tensor one = ctx.to(data_path.empty() ? synthetic_jets(ctx, 1, rng) : jets_tensor(ctx, file_jets, 0, 1), ctx.device());
   auto infer = [&](const Tensor& x) {
     Tape tape(ctx, false);
     return model.forward(tape, store, x, model::BatchNormMode::Inference).z;
@@ -110,8 +168,10 @@ int main(int argc, char** argv) {
   for (int r = 0; r < reps; ++r) sink = sink + ctx.to_vector<float>(graph.run(one_host).z)[0];
   const double graph_latency_s = seconds_since(t0) / reps;
 
-  if (infer_batch <= 0) infer_batch = batch;
-  Tensor infer_data = infer_batch == batch ? data : ctx.to(synthetic_jets(ctx, infer_batch, rng), ctx.device());
+  Tensor infer_data = infer_batch == batch ? data
+                      : ctx.to(data_path.empty() ? synthetic_jets(ctx, infer_batch, rng)
+                                                 : jets_tensor(ctx, file_jets, 0, infer_batch),
+                               ctx.device());
   infer(infer_data);  // warm-up at this size
   ctx.synchronize();
   t0 = std::chrono::steady_clock::now();
@@ -125,8 +185,15 @@ int main(int argc, char** argv) {
   const double train_tflops = train_jets_s * 185e6 / 1e12;
   const std::size_t peak_device =
       ctx.device().is_cuda() ? ctx.allocator(ctx.device()).stats().peak_bytes_in_use : std::size_t{0};
+  const bench::CpuInfo cpu = bench::cpu_info();
   std::printf(
-      "{\"device\": \"%s\", \"edge_path\": \"%s\", \"batch\": %lld, \"train_step_s\": %.5f, "
+      "{\"implementation\": \"ucluster engine\", \"cpu_model\": %s, \"threads\": %d, \"data\": %s, "
+      "\"mean_multiplicity\": %.3f, \"single_jet_multiplicity\": %d, ",
+      nlohmann::json(cpu.model).dump().c_str(), ctx.num_threads(),
+      nlohmann::json(data_path.empty() ? "synthetic (20-79 particles)" : data_path).dump().c_str(),
+      mean(multiplicities(ctx, data)), multiplicities(ctx, one).at(0));
+  std::printf(
+      "\"device\": \"%s\", \"edge_path\": \"%s\", \"batch\": %lld, \"train_step_s\": %.5f, "
       "\"train_jets_per_s\": %.1f, "
       "\"reference_epoch_s\": %.2f, \"train_model_tflops\": %.4f, \"single_jet_inference_ms\": %.4f, "
       "\"single_jet_graph_inference_ms\": %.4f, \"single_jet_graph_latency_ms\": %.4f, "
@@ -138,4 +205,15 @@ int main(int argc, char** argv) {
       graph.captured() ? "true" : "false", graph.node_count(), static_cast<long long>(infer_batch), infer_jets_s,
       ctx.allocator(Device::cpu()).stats().peak_bytes_in_use, peak_device, train_peak_host, train_peak_device);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "model_throughput: %s\n", e.what());
+    return 1;
+  }
 }
