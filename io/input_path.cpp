@@ -46,4 +46,15 @@ void require_input_path(const std::string& what, const std::string& path, InputK
   if (!problem.empty()) fail(what, " '", path, "' ", problem);
 }
 
+void require_output_path(const std::string& what, const std::string& path, const std::vector<std::string>& inputs) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(path).parent_path();
+  UCLUSTER_CHECK(dir.empty() || fs::is_directory(dir), "output directory '", dir.string(), "' does not exist");
+  UCLUSTER_CHECK(!fs::is_directory(path), what, " '", path, "' is a directory; give a file name");
+  std::error_code ec;  // an input that cannot be examined is not the output
+  for (const std::string& in : inputs)
+    UCLUSTER_CHECK(!fs::exists(path) || !fs::equivalent(path, in, ec), what, " '", path,
+                   "' is one of the inputs; refusing to overwrite it");
+}
+
 }  // namespace ucluster

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace ucluster {
 
@@ -16,5 +17,10 @@ std::string input_path_problem(const std::string& path, InputKind kind = InputKi
 
 // Throws ucluster::Error "<what> '<path>' <problem>" when there is a problem.
 void require_input_path(const std::string& what, const std::string& path, InputKind kind = InputKind::File);
+
+// Throws ucluster::Error unless `path` can be written as an output file: its directory exists, it is
+// not a directory, and it is none of `inputs` (the same file under any name). `what` names the
+// option in the messages ("--out").
+void require_output_path(const std::string& what, const std::string& path, const std::vector<std::string>& inputs);
 
 }  // namespace ucluster

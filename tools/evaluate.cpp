@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
-#include <filesystem>
 #include <iostream>
 
 #include "cli/cli.h"
@@ -83,13 +82,7 @@ Options parse(int argc, char** argv, bool& help) {
   UCLUSTER_CHECK(!o.out.empty(), "--out is required (see --help)");
   require_input_path("checkpoint", o.checkpoint);
   require_input_path("data file", o.data);
-  const std::filesystem::path out_dir = std::filesystem::path(o.out).parent_path();
-  UCLUSTER_CHECK(out_dir.empty() || std::filesystem::is_directory(out_dir), "output directory '", out_dir.string(),
-                 "' does not exist");
-  UCLUSTER_CHECK(!std::filesystem::is_directory(o.out), "--out '", o.out, "' is a directory; give a file name");
-  for (const std::string& in : {o.checkpoint, o.data})
-    UCLUSTER_CHECK(!std::filesystem::exists(o.out) || !std::filesystem::equivalent(o.out, in), "--out '", o.out,
-                   "' is one of the inputs; refusing to overwrite it");
+  require_output_path("--out", o.out, {o.checkpoint, o.data});
   return o;
 }
 
