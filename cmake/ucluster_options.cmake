@@ -44,8 +44,9 @@ ucluster_optional_package(HDF5 HDF5 HDF5_FOUND)
 
 # --- BLAS and OpenMP (required: the CPU backend is the reference) -----------
 # OpenBLAS built on OpenMP is preferred: its threads are the same OpenMP pool as the kernels'.
-# With the pthread build, libgomp's idle threads spin while OpenBLAS's own threads compute, and
-# half of a 2-core machine's time goes to spinning (measured: 48 % of a training step).
+# With the pthread build, libgomp's idle threads spin while OpenBLAS's own threads compute (measured:
+# 48 % of a training step spinning on 2 cores); kernels/cpu/gemm.cpp then sets OpenBLAS to one
+# thread and splits each GEMM over the OpenMP team itself, which removes that cliff.
 find_library(UCLUSTER_OPENBLAS_OPENMP openblas
              PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp NO_DEFAULT_PATH)
 if(UCLUSTER_OPENBLAS_OPENMP)
@@ -54,8 +55,10 @@ if(UCLUSTER_OPENBLAS_OPENMP)
 else()
   set(BLA_VENDOR OpenBLAS)
   find_package(BLAS REQUIRED)
-  message(WARNING "ucluster: OpenBLAS's OpenMP build (libopenblas-openmp-dev) not found; using ${BLAS_LIBRARIES}, "
-                  "which is slower next to OpenMP kernels")
+  message(STATUS "ucluster: OpenBLAS's OpenMP build not found; using ${BLAS_LIBRARIES}. The engine runs it "
+                 "single-threaded and splits GEMMs over its own OpenMP threads (kernels/cpu/gemm.cpp). For one "
+                 "thread pool shared by BLAS and the kernels: apt-get install libopenblas-openmp-dev (README, "
+                 "Build options)")
 endif()
 find_path(UCLUSTER_CBLAS_INCLUDE_DIR cblas.h
           PATHS ${UCLUSTER_CBLAS_HINT} /usr/include/${CMAKE_LIBRARY_ARCHITECTURE} /usr/include/openblas
