@@ -96,7 +96,9 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-__device__ __forceinline__ float relu(float v) { return v > 0.0f ? v : 0.0f; }
+// The engine's ReLU (kernels/edge_attention_math.h, relu_branchless.h): -0 for a negative v and NaN
+// stays NaN, so a jet that overflows is reported as on the CPU, not hidden as a zero.
+__device__ __forceinline__ float relu(float v) { return v > 0.0f ? v : __fmul_rn(0.0f, v); }
 __device__ __forceinline__ float larger(float best, float v) { return best < v ? v : best; }  // std::max
 
 // out[r][c] = act(in[r] . W[:, c] * scale[c] + shift[c]) for r < rows, c < np, as JetRunner::dense:
