@@ -43,4 +43,20 @@ std::vector<ExtraParam> extra_params(const ModelDims& d) {
   };
 }
 
+std::vector<TensorDecl> declared_tensors(const ModelDims& d) {
+  std::vector<TensorDecl> out;
+  for (const LayerSpec& l : layer_table(d)) {
+    out.push_back({l.name + ".W", {l.cin, l.cout}, true});
+    if (l.bias) out.push_back({l.name + ".b", {l.cout}, true});
+    if (l.batch_norm) {
+      out.push_back({l.name + ".bn_gamma", {l.cout}, true});
+      out.push_back({l.name + ".bn_beta", {l.cout}, true});
+      out.push_back({l.name + ".bn_mean", {l.cout}, false});
+      out.push_back({l.name + ".bn_var", {l.cout}, false});
+    }
+  }
+  for (const ExtraParam& p : extra_params(d)) out.push_back({p.name, p.shape, true});
+  return out;
+}
+
 }  // namespace ucluster::model

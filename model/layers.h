@@ -40,4 +40,14 @@ struct ExtraParam {
 };
 std::vector<ExtraParam> extra_params(const ModelDims& dims);
 
+// Every tensor of the model in the order UClusterModel::declare adds them, the order of the flat
+// parameter buffer and of a .ucm file's data: per layer W, b, bn_gamma, bn_beta (trainable) and
+// bn_mean, bn_var (moving statistics), then the extra parameters (mu).
+struct TensorDecl {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  bool trainable;
+};
+std::vector<TensorDecl> declared_tensors(const ModelDims& dims);
+
 }  // namespace ucluster::model

@@ -30,17 +30,10 @@ UClusterModel::UClusterModel(ModelDims dims, EdgePath edge_path)
     : dims_(dims), edge_path_(edge_path), layers_(layer_table(dims)) {}
 
 void UClusterModel::declare(ParamStore& store) const {
-  for (const LayerSpec& l : layers_) {
-    store.add_param(l.name + ".W", {l.cin, l.cout});
-    if (l.bias) store.add_param(l.name + ".b", {l.cout});
-    if (l.batch_norm) {
-      store.add_param(l.name + ".bn_gamma", {l.cout});
-      store.add_param(l.name + ".bn_beta", {l.cout});
-      store.add_buffer(l.name + ".bn_mean", {l.cout});
-      store.add_buffer(l.name + ".bn_var", {l.cout});
-    }
+  for (const TensorDecl& t : declared_tensors(dims_)) {
+    if (t.trainable) store.add_param(t.name, Shape(t.shape));
+    else store.add_buffer(t.name, Shape(t.shape));
   }
-  for (const ExtraParam& p : extra_params(dims_)) store.add_param(p.name, Shape(p.shape));
 }
 
 void UClusterModel::initialise(Context& ctx, const ParamStore& store, Rng& rng) const {

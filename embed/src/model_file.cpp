@@ -31,19 +31,6 @@ const std::pair<const char*, std::int64_t model::ModelDims::*> kDimFields[] = {
     {"gap1_width", &model::ModelDims::gap1_width}, {"latent", &model::ModelDims::latent},
     {"num_classes", &model::ModelDims::num_classes}, {"num_clusters", &model::ModelDims::num_clusters}};
 
-// The tensors of model::UClusterModel::declare, in its order (the order of the data).
-std::vector<std::pair<std::string, std::vector<std::int64_t>>> declared_tensors(const model::ModelDims& dims) {
-  std::vector<std::pair<std::string, std::vector<std::int64_t>>> out;
-  for (const model::LayerSpec& l : model::layer_table(dims)) {
-    out.push_back({l.name + ".W", {l.cin, l.cout}});
-    if (l.bias) out.push_back({l.name + ".b", {l.cout}});
-    if (l.batch_norm)
-      for (const char* suffix : {".bn_gamma", ".bn_beta", ".bn_mean", ".bn_var"}) out.push_back({l.name + suffix, {l.cout}});
-  }
-  for (const model::ExtraParam& p : model::extra_params(dims)) out.push_back({p.name, p.shape});
-  return out;
-}
-
 std::int64_t numel(const std::vector<std::int64_t>& shape) {
   std::int64_t n = 1;
   for (std::int64_t d : shape) n *= d;
@@ -105,13 +92,14 @@ struct Header {
 }  // namespace
 
 std::map<std::string, std::vector<std::int64_t>> required_tensors(const model::ModelDims& dims) {
-  const auto declared = declared_tensors(dims);
-  return {declared.begin(), declared.end()};
+  std::map<std::string, std::vector<std::int64_t>> out;
+  for (const model::TensorDecl& t : model::declared_tensors(dims)) out[t.name] = t.shape;
+  return out;
 }
 
 std::vector<unsigned char> serialise_model(const ModelContents& c) {
   const std::string what = "model to write";
-  const auto declared = declared_tensors(c.dims);
+  const auto declared = model::declared_tensors(c.dims);
   const auto required = required_tensors(c.dims);
   for (const auto& [name, tensor] : c.tensors)
     if (!required.count(name))
@@ -123,7 +111,7 @@ std::vector<unsigned char> serialise_model(const ModelContents& c) {
   nlohmann::ordered_json dims, tensors;
   for (const auto& [key, member] : kDimFields) dims[key] = c.dims.*member;
   std::uint64_t data_bytes = 0;
-  for (const auto& [name, shape] : declared) {
+  for (const auto& [name, shape, trainable] : declared) {
     const auto it = c.tensors.find(name);
     if (it == c.tensors.end()) refuse(ModelFileProblem::Shape, what, "tensor '" + name + "' is missing");
     const ModelTensor& t = it->second;
@@ -156,8 +144,8 @@ std::vector<unsigned char> serialise_model(const ModelContents& c) {
   put_le(out, 24, data_bytes, 8);
   std::memcpy(out.data() + kModelPrefixBytes, text.data(), text.size());
   std::size_t at = kModelPrefixBytes + text.size();
-  for (const auto& [name, shape] : declared)
-    for (float v : c.tensors.at(name).values) {
+  for (const model::TensorDecl& t : declared)
+    for (float v : c.tensors.at(t.name).values) {
       put_le(out, at, std::bit_cast<std::uint32_t>(v), 4);
       at += 4;
     }
@@ -245,16 +233,17 @@ ModelContents parse_model(const unsigned char* data, std::size_t size, const std
 
   // The tensors: every required one with its shape, none other, inside the data, no overlaps.
   const json& tensors = h.object(header, "tensors", "tensors");
-  const auto required = declared_tensors(c.dims);
-  for (const auto& [name, shape] : required)
-    if (!tensors.contains(name)) refuse(P::Shape, what, "tensor '" + name + "' is missing");
-  if (tensors.size() != required.size())
+  const auto required = model::declared_tensors(c.dims);
+  for (const model::TensorDecl& t : required)
+    if (!tensors.contains(t.name)) refuse(P::Shape, what, "tensor '" + t.name + "' is missing");
+  if (tensors.size() != required.size()) {
+    const auto known = required_tensors(c.dims);
     for (const auto& [name, entry] : tensors.items())
-      if (!required_tensors(c.dims).count(name))
-        refuse(P::Shape, what, "unknown tensor '" + name + "' (not a tensor of this library's model)");
+      if (!known.count(name)) refuse(P::Shape, what, "unknown tensor '" + name + "' (not a tensor of this library's model)");
+  }
   std::vector<std::tuple<std::uint64_t, std::uint64_t, std::string>> extents;  // offset, end, name
   const unsigned char* tensor_data = data + kModelPrefixBytes + header_bytes;
-  for (const auto& [name, shape] : required) {
+  for (const auto& [name, shape, trainable] : required) {
     const std::string path = "tensors." + name;
     const json& entry = h.object(tensors, name, path);
     const std::string dtype = h.string(entry, "dtype", path + ".dtype");
