@@ -80,36 +80,28 @@ def main(args):
     pop()
     x, y = data[:args.batch], mass_bin[:args.batch]
     feed = graph.feed(x, y, training=True, alpha=10.0)
-    graph.session.run(TRAIN_JOINT, feed_dict=feed)  # warm-up: graph optimisation, allocator, threads
-    t0 = time.perf_counter()
-    for _ in range(args.steps):
-        push("tf/train_step")
-        graph.session.run(TRAIN_JOINT, feed_dict=feed)
-        pop()
-    step_s = (time.perf_counter() - t0) / args.steps
+
+    def seconds_per_run(session, fetches, feed_dict, reps, range_name):
+        """One warm-up run (graph optimisation, allocator, threads), then the mean of `reps` runs."""
+        session.run(fetches, feed_dict=feed_dict)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            push(range_name)
+            session.run(fetches, feed_dict=feed_dict)
+            pop()
+        return (time.perf_counter() - t0) / reps
+
+    step_s = seconds_per_run(graph.session, TRAIN_JOINT, feed, args.steps, "tf/train_step")
 
     infer_graph = graph if infer_batch == args.batch else OriginalGraph(args.checkpoint, infer_batch,
                                                                          threads=args.threads)
     infer_graph.restore()
     infer_feed = infer_graph.feed(data[:infer_batch], mass_bin[:infer_batch], training=False)
-    infer_graph.session.run(inference, feed_dict=infer_feed)
-    t0 = time.perf_counter()
-    for _ in range(args.infer_reps):
-        push("tf/batch_inference")
-        infer_graph.session.run(inference, feed_dict=infer_feed)
-        pop()
-    batch_infer_s = (time.perf_counter() - t0) / args.infer_reps
+    batch_infer_s = seconds_per_run(infer_graph.session, inference, infer_feed, args.infer_reps, "tf/batch_inference")
 
     single = OriginalGraph(args.checkpoint, 1, threads=args.threads)
     single_feed = single.feed(data[:1], mass_bin[:1], training=False)
-    single.session.run(inference, feed_dict=single_feed)
-    reps = 50
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        push("tf/single_jet")
-        single.session.run(inference, feed_dict=single_feed)
-        pop()
-    single_s = (time.perf_counter() - t0) / reps
+    single_s = seconds_per_run(single.session, inference, single_feed, 50, "tf/single_jet")
 
     train_jets_s = args.batch / step_s
     infer_jets_s = infer_batch / batch_infer_s

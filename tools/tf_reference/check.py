@@ -56,16 +56,22 @@ def read_prepared(path, first, count):
         return (f["data"][first:first + count].astype(np.float32), f["pid"][first:first + count].astype(np.int32))
 
 
-def infer_in_batches(graph, data, mass_bin):
-    """Per-jet outputs of the graph; a short last batch is padded with empty jets (inference-mode
-    outputs of a jet do not depend on the other jets of its batch). Losses: mean over full batches."""
-    outs, losses = [], []
+def graph_batches(graph, data, mass_bin):
+    """(jets, targets, real jets) per batch of the graph's size; a short last batch is padded with empty
+    jets (inference-mode outputs of a jet do not depend on the other jets of its batch)."""
     for first in range(0, len(data), graph.batch):
         x, y = data[first:first + graph.batch], mass_bin[first:first + graph.batch]
         n = len(x)
         if n < graph.batch:
             x = np.concatenate([x, np.zeros((graph.batch - n,) + x.shape[1:], x.dtype)])
             y = np.concatenate([y, np.zeros(graph.batch - n, y.dtype)])
+        yield x, y, n
+
+
+def infer_in_batches(graph, data, mass_bin):
+    """Per-jet outputs of the graph (graph_batches); losses: mean over the full batches."""
+    outs, losses = [], []
+    for x, y, n in graph_batches(graph, data, mass_bin):
         out = graph.infer(x, y, ALPHA)
         outs.append({k: out[k][:n] for k in ("latent", "logits", "distances", "cluster")})
         if n == graph.batch:
@@ -232,15 +238,7 @@ def copy_jets(source, target, rows):
 
 def margins_in_batches(graph, data, mass_bin):
     """kNN margins (Gram ulps) of every jet, inference mode, from the float64 graph."""
-    out = []
-    for first in range(0, len(data), graph.batch):
-        x, y = data[first:first + graph.batch], mass_bin[first:first + graph.batch]
-        n = len(x)
-        if n < graph.batch:
-            x = np.concatenate([x, np.zeros((graph.batch - n,) + x.shape[1:], x.dtype)])
-            y = np.concatenate([y, np.zeros(graph.batch - n, y.dtype)])
-        out.append(graph.knn_margin_ulps(x, y)[:n])
-    return np.concatenate(out)
+    return np.concatenate([graph.knn_margin_ulps(x, y)[:n] for x, y, n in graph_batches(graph, data, mass_bin)])
 
 
 def per_jet_deviation(got, ref):
