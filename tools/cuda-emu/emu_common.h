@@ -11,6 +11,7 @@
 #include <vector>
 #include "engine/context.h"
 #include "engine/error.h"
+#include "cublas_emu.h"  // the cuBLAS calls of kernels/cuda/dense.cu, on the host
 
 #define __global__
 #define __device__
@@ -44,6 +45,7 @@ T __shfl_down_sync(unsigned, T v, int off) {
 }
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
 inline double min(double a, double b) { return a < b ? a : b; }
+using std::isnan;  // the device code calls the unqualified overloads
 // The rounding intrinsics of embed/src/cuda_forward.cu: one IEEE operation each (the emulation is
 // compiled with -ffp-contract=off, so the plain operators are not fused).
 inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
@@ -53,6 +55,7 @@ inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fdiv_rn(float a, float b) { return a / b; }
 inline double __dadd_rn(double a, double b) { return a + b; }
 inline double __dsub_rn(double a, double b) { return a - b; }
+inline float __fsqrt_rn(float a) { return std::sqrt(a); }  // correctly rounded, as sqrtf
 inline double __dmul_rn(double a, double b) { return a * b; }
 
 using cudaError_t = int;
