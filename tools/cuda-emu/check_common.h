@@ -4,11 +4,25 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <type_traits>
 #include <string>
 #include <vector>
 #include "engine/context.h"
 
 namespace emu_check {
+
+// Tolerances of the checks, from float32 rounding. u = 2^-24 is float32's unit roundoff: one
+// rounding to nearest moves a value by at most u |value|. A float sum (or dot product) of n terms,
+// in any order, is within about n u S of the exact value, S = sum |terms| (Higham's gamma_n, to first
+// order); two bodies that each carry such an error differ by at most twice that, so a check allows
+// 2 (n + 1) u S, the + 1 for a final product or store. A value summed in double and rounded once to
+// float is within u |value| of the exact one (the double sum's own n 2^-53 S is far below), so two
+// such values differ by at most 2 u |value| (+ 2 n 2^-53 S). Operations that are exact or a single
+// correctly rounded IEEE operation on identical inputs (copies, max, indices, one multiply) must
+// agree bit for bit.
+constexpr double kU = 1.0 / 16777216.0;    // 2^-24
+constexpr double kUd = 1.0 / 9007199254740992.0;  // 2^-53
 
 inline ucluster::ContextOptions quiet_cpu_options() {
   ucluster::ContextOptions o;
@@ -35,6 +49,43 @@ struct Checker {
     std::printf("%-36s %s (%d bad of %zu, worst rel %.3g)\n", what.c_str(), bad ? "FAIL" : "ok", bad, emu.size(),
                 worst);
     fails += bad > 0;
+  }
+
+  // Every |emu[i] - cpu[i]| <= bound[i] (both NaN counts as equal); prints one line for `what`.
+  void within(const std::string& what, const std::vector<float>& emu, const std::vector<float>& cpu,
+              const std::vector<double>& bound) {
+    int bad = 0;
+    double worst = 0;
+    for (size_t i = 0; i < emu.size(); ++i) {
+      if (std::isnan(emu[i]) && std::isnan(cpu[i])) continue;
+      const double d = std::abs(double(emu[i]) - double(cpu[i]));
+      if (!(d <= bound[i])) {
+        if (bad < 3) std::printf("   %s[%zu]: emu %.9g cpu %.9g bound %.3g\n", what.c_str(), i, emu[i], cpu[i], bound[i]);
+        ++bad;
+      }
+      worst = std::max(worst, d / (bound[i] + 1e-300));
+    }
+    std::printf("%-36s %s (%d bad of %zu, worst |diff|/bound %.3g)\n", what.c_str(), bad ? "FAIL" : "ok", bad,
+                emu.size(), worst);
+    fails += bad > 0;
+  }
+
+  // Bit-for-bit equality (floats: or both NaN; also indices and flags); prints one line for `what`.
+  template <class T>
+  void exact(const std::string& what, const std::vector<T>& emu, const std::vector<T>& cpu) {
+    int bad = 0;
+    for (size_t i = 0; i < emu.size(); ++i) {
+      bool same = emu[i] == cpu[i];
+      if constexpr (std::is_floating_point_v<T>)
+        same = std::memcmp(&emu[i], &cpu[i], sizeof(T)) == 0 || (std::isnan(emu[i]) && std::isnan(cpu[i]));
+      if (!same) {
+        if (bad < 3) std::printf("   %s[%zu]: emu %.9g cpu %.9g\n", what.c_str(), i, double(emu[i]), double(cpu[i]));
+        ++bad;
+      }
+    }
+    std::printf("%-36s %s (%d differ of %zu, exact)\n", what.c_str(), bad || emu.size() != cpu.size() ? "FAIL" : "ok",
+                bad, emu.size());
+    fails += bad > 0 || emu.size() != cpu.size();
   }
 
   // Prints the verdict; returns the exit status.

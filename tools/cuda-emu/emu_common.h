@@ -1,7 +1,8 @@
 // CPU emulation of the CUDA subset the checked kernels use (tools/cuda-emu/run; a testing aid for
-// machines without a GPU, not a CUDA implementation): one std::thread per CUDA thread, a barrier per
-// block and per warp, blocks one after another.
+// machines without a GPU, not a CUDA implementation): one std::thread per CUDA thread of a block, a
+// barrier per block and per warp, blocks one after another.
 #pragma once
+#include <algorithm>
 #include <barrier>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <vector>
 #include "engine/context.h"
 #include "engine/error.h"
+#include "cublas_emu.h"  // the cuBLAS calls of kernels/cuda/dense.cu, on the host
 
 #define __global__
 #define __device__
@@ -44,6 +46,7 @@ T __shfl_down_sync(unsigned, T v, int off) {
 }
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
 inline double min(double a, double b) { return a < b ? a : b; }
+using std::isnan;  // the device code calls the unqualified overloads
 // The rounding intrinsics of embed/src/cuda_forward.cu: one IEEE operation each (the emulation is
 // compiled with -ffp-contract=off, so the plain operators are not fused).
 inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
@@ -53,6 +56,7 @@ inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fdiv_rn(float a, float b) { return a / b; }
 inline double __dadd_rn(double a, double b) { return a + b; }
 inline double __dsub_rn(double a, double b) { return a - b; }
+inline float __fsqrt_rn(float a) { return std::sqrt(a); }  // correctly rounded, as sqrtf
 inline double __dmul_rn(double a, double b) { return a * b; }
 
 using cudaError_t = int;
@@ -68,6 +72,9 @@ inline cudaError_t cudaDeviceGetAttribute(int* v, int, int) { *v = 227 * 1024; r
 template <class F>
 cudaError_t cudaFuncSetAttribute(F, int, int bytes) { emu_smem_reserved = bytes; return 0; }
 
+// One std::thread per CUDA thread of a block, created once per launch: each runs its threadIdx in
+// every block in turn, blocks one after another (a barrier between blocks, whose completion refills
+// the dynamic shared memory with NaN bytes, so an unwritten read shows in every block).
 template <class F>
 void emu_launch(dim3 grid, dim3 block, std::size_t smem, F f) {
   UCLUSTER_CHECK(grid.x >= 1 && block.x >= 1 && block.x * block.y <= 1024, "emu: bad launch ", grid.x, " ", block.x);
@@ -76,24 +83,27 @@ void emu_launch(dim3 grid, dim3 block, std::size_t smem, F f) {
   gridDim = grid;
   blockDim = block;
   const unsigned T = block.x * block.y;
-  for (unsigned by = 0; by < grid.y; ++by)
-    for (unsigned bx = 0; bx < grid.x; ++bx) {
-      emu_dyn_smem.assign(smem, 0xff);  // NaN bytes: an unwritten read shows
-      std::barrier<> bar(T);
-      emu_block_barrier = &bar;
-      emu_warp_barriers.clear();
-      for (unsigned w = 0; w < (T + 31) / 32; ++w)
-        emu_warp_barriers.push_back(std::make_unique<std::barrier<>>(std::min(32u, T - w * 32)));
-      emu_shfl.assign(T, 0.0);
-      std::vector<std::thread> threads;
-      for (unsigned t = 0; t < T; ++t)
-        threads.emplace_back([&, t] {
-          threadIdx = {t % block.x, t / block.x, 0};
+  emu_dyn_smem.assign(smem, 0xff);
+  std::barrier<> bar(T);
+  emu_block_barrier = &bar;
+  emu_warp_barriers.clear();
+  for (unsigned w = 0; w < (T + 31) / 32; ++w)
+    emu_warp_barriers.push_back(std::make_unique<std::barrier<>>(std::min(32u, T - w * 32)));
+  emu_shfl.assign(T, 0.0);
+  auto refill = [&]() noexcept { std::fill(emu_dyn_smem.begin(), emu_dyn_smem.end(), 0xff); };
+  std::barrier<decltype(refill)> next_block(T, refill);
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < T; ++t)
+    threads.emplace_back([&, t] {
+      threadIdx = {t % block.x, t / block.x, 0};
+      for (unsigned by = 0; by < grid.y; ++by)
+        for (unsigned bx = 0; bx < grid.x; ++bx) {
           blockIdx = {bx, by, 0};
           f();
-        });
-      for (auto& th : threads) th.join();
-    }
+          next_block.arrive_and_wait();
+        }
+    });
+  for (auto& th : threads) th.join();
 }
 
 namespace ucluster::cuda {

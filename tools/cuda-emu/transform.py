@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Turns a kernels/cuda/*.cu file into plain C++ for the CPU emulation of tools/cuda-emu (emu_common.h):
 every kernel launch `k<<<grid, block, smem, stream>>>(args)` becomes emu_launch(grid, block, smem, [&] { k(args); }),
-the CUDA helpers header is swapped for emu_common.h and device memory for host memory.
+the CUDA helpers header is swapped for emu_common.h (which brings cublas_emu.h, the host stand-in for the
+cuBLAS calls), `extern __shared__ T name[]` for a pointer into the launch's dynamic shared memory, and device
+memory for host memory.
 The kernels/cuda/*.cuh headers it includes that launch kernels (reduce.cuh) are pasted in and transformed with it.
 Usage: transform.py IN.cu OUT.cpp. A text transformation for the constructs our kernels use, no CUDA parser."""
 import os
+import re
 import sys
 s = open(sys.argv[1]).read()
 root = os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[1])))  # the kernels/ folder
@@ -15,7 +18,8 @@ for header in ('reduce.cuh',):
         body = body.replace('#pragma once', '').replace('#include "kernels/cuda/common.cuh"', '')
         s = s.replace(line, body)
 s = s.replace('#include "kernels/cuda/common.cuh"', '#include "emu_common.h"')
-s = s.replace('extern __shared__ double jet_smem[];', 'double* jet_smem = reinterpret_cast<double*>(emu_dyn_smem.data());')
+# dynamic shared memory `extern __shared__ T name[];` -> a pointer into the launch's buffer
+s = re.sub(r'extern __shared__ ([\w:]+) (\w+)\[\];', r'\1* \2 = reinterpret_cast<\1*>(emu_dyn_smem.data());', s)
 s = s.replace('Device::cuda(ctx.cuda()->device)', 'Device::cpu()').replace('ctx.cuda()->device', '0')
 out = []; i = 0
 while True:
