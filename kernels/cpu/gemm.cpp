@@ -19,8 +19,9 @@ CBLAS_TRANSPOSE trans(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
 // With OpenBLAS's OpenMP build a GEMM called outside a parallel region runs on the engine's own
 // OpenMP team, and one called inside a region on the calling thread: one pool for both. Its pthread
-// build keeps a second pool that competes with the OpenMP team's spinning threads (on 2 cores:
-// training 378 -> 286 jets/s, single-jet latency 1 -> 9-14 ms, issue #15). With that build (or a
+// build keeps a second pool that competes with the OpenMP team's spinning threads (on 2 cores,
+// batch 512: training 403-407 -> 302-320 jets/s, single jet 1.1 -> up to 3.7 ms; README, Build
+// options). With that build (or a
 // sequential one) BLAS is set to one thread and the engine splits each GEMM over its OpenMP team
 // itself (gemm_tiled). openblas_set_num_threads is the library's process-wide setting; it is made
 // once, here, where BLAS is called.
