@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_report.h"
 #include "train/communicator.h"
 #include "train/rank_setup.h"
 #include "train/trainer.h"
@@ -111,6 +112,7 @@ int main(int argc, char** argv) {
                                 {"ranks", R},
                                 {"backend", comm->backend()},
                                 {"device", b.device},
+                                {"cpu_model", bench::cpu_info().model},
                                 {"threads_per_rank", threads},
                                 {"batch_norm_stats", c.batch_norm_stats},
                                 {"per_rank_batch", batch},

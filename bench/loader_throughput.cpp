@@ -11,6 +11,7 @@
 #include <iostream>
 #include <string>
 
+#include "bench/bench_report.h"
 #include "cli/cli.h"
 #include "engine/rng.h"
 #include "io/file_source.h"
@@ -84,10 +85,12 @@ int main(int argc, char** argv) {
       }
     }
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("{\"bench\": \"loader_throughput\", \"mode\": \"%s\", \"jets_per_file\": %lld, \"batch\": %lld, "
+    std::printf("{\"bench\": \"loader_throughput\", \"cpu_model\": %s, \"mode\": \"%s\", \"jets_per_file\": %lld, "
+                "\"batch\": %lld, "
                 "\"chunk\": %lld, \"gzip\": %d, \"world\": %d, \"check_data\": %s, \"jets\": %lld, \"seconds\": %.4f, "
                 "\"jets_per_s\": %.0f, \"checksum\": %.3f}\n",
-                memory ? "memory" : "stream", static_cast<long long>(loader->rows()), static_cast<long long>(batch),
+                nlohmann::json(bench::cpu_info().model).dump().c_str(), memory ? "memory" : "stream",
+                static_cast<long long>(loader->rows()), static_cast<long long>(batch),
                 static_cast<long long>(loader->source().chunk_rows()), gzip, world, check ? "true" : "false",
                 static_cast<long long>(rows), s, rows / s, checksum);
     return 0;

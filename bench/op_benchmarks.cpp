@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_report.h"
 #include "kernels/activation.h"
 #include "kernels/adam.h"
 #include "kernels/attention.h"
@@ -146,7 +147,8 @@ int main(int argc, char** argv) {
   run("adam_186210", 6.0 * double(p.bytes()), 0,
       [&] { adam_update(ctx, p, gp, m, v, 1e-3, kAdamBeta1, kAdamBeta2, kAdamEpsilon); });
 
-  std::printf("{\"device\": \"%s\", \"batch\": %lld, \"reps\": %d, \"ops\": [", ctx.device_description().c_str(),
+  std::printf("{\"device\": \"%s\", \"cpu_model\": %s, \"batch\": %lld, \"reps\": %d, \"ops\": [",
+              ctx.device_description().c_str(), nlohmann::json(bench::cpu_info().model).dump().c_str(),
               static_cast<long long>(batch), reps);
   for (std::size_t i = 0; i < results.size(); ++i) {
     const Result& r = results[i];

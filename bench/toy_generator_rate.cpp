@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "bench/bench_report.h"
 #include "cli/cli.h"
 #include "io/staged_file.h"
 #include "io/toy_files.h"
@@ -46,9 +47,10 @@ int main(int argc, char** argv) {
     const auto r = toy::write_toy_files(o);
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
-    std::printf("{\"bench\": \"toy_generator_rate\", \"jets\": %lld, \"threads\": %d, \"gzip\": %d, "
+    std::printf("{\"bench\": \"toy_generator_rate\", \"cpu_model\": %s, \"jets\": %lld, \"threads\": %d, "
+                "\"gzip\": %d, "
                 "\"physics_jets_per_s\": %.0f, \"with_files_jets_per_s\": %.0f, \"multiplicity_mean\": %.2f}\n",
-                static_cast<long long>(jets), threads, gzip, jets / physics, jets / r.seconds, r.multiplicity_mean);
+                nlohmann::json(bench::cpu_info().model).dump().c_str(), static_cast<long long>(jets), threads, gzip, jets / physics, jets / r.seconds, r.multiplicity_mean);
     return 0;
   });
 }
