@@ -5,10 +5,11 @@ pre-training, batch 64, one thread: a few seconds a trial).
     test_hpsearch.py CASE SOURCE_DIR TRAIN WORK_DIR
 
 CASE: study (3 trials, 2 workers: summary.json, trials.csv, best_config.json with real values),
-kill_resume (SIGKILL the driver while trials run, re-run: exactly --trials finished, the killed
-trials FAIL with their params re-enqueued and run), two_drivers (two drivers on one journal share
-the study), bad_input (unknown key, malformed distributions, objective key not in the metrics,
-unwritable --out: exit 2 with the message). Exits 77 (skipped) without optuna for the driver.
+kill_resume / interrupt_resume (SIGKILL / SIGINT the driver while trials run, re-run: exactly
+--trials finished, the stopped trials FAIL with their params re-enqueued and run), two_drivers (two
+drivers on one journal share the study), bad_input (unknown key, malformed distributions,
+objective key not in the metrics, unwritable --out, a study of the other direction in the storage:
+exit 2 with the message). Exits 77 (skipped) without optuna for the driver.
 """
 import csv
 import json
@@ -106,6 +107,16 @@ def trains_of(path):
 
 
 def case_kill_resume():
+    stop_and_resume(signal.SIGKILL, -signal.SIGKILL)
+
+
+def case_interrupt_resume():
+    stop_and_resume(signal.SIGINT, 130)
+
+
+def stop_and_resume(sig, expected_status):
+    """Stop the driver with `sig` while trials run, re-run the same command: the study ends with
+    exactly --trials finished trials, the interrupted ones FAIL and re-run once with their params."""
     out = os.path.join(WORK, "out")
     args = cmd(space("k.json"), out, 4, 2)
     driver = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -117,8 +128,9 @@ def case_kill_resume():
             break
         time.sleep(0.2)
     time.sleep(1.5)
-    driver.send_signal(signal.SIGKILL)
-    driver.wait()
+    driver.send_signal(sig)
+    status = driver.wait(timeout=60)
+    check(status == expected_status, f"the stopped driver exits {expected_status} (got {status})")
     time.sleep(1)
     check(not trains_of(os.path.join(out, "trials")), "the trains died with their driver")
     r = run(args)
@@ -177,6 +189,10 @@ def case_bad_input():
         objective={"key": "test.no_such_metric"})
     s = summary(out)
     check([t["state"] for t in s["trials"]] == ["FAIL"], f"the trial is FAIL: {s['states']}")
+    # the same storage and study name with the opposite objective direction: refused, study kept
+    bad(TINY, "exists with direction maximize", out=out,
+        objective={"key": "test.loss_kmeans", "direction": "minimize"})
+    check(len(summary(out)["trials"]) == 1, "the existing study is untouched")
 
 
 def main():
