@@ -92,6 +92,14 @@ def case_study():
           best["beta"] == s["best"]["params"]["beta"], "best_config.json: base + best params")
     r = run(cmd(space("s.json"), out, 3, 2))  # already done: resumes to nothing
     check(r.returncode == 0 and len(summary(out)["trials"]) == 3, "a re-run adds no trial")
+    # TPE, same study seed and worker count, a fresh study: the same configurations in the same order
+    tpe = space("tpe.json", sampler={"type": "tpe", "seed": 3, "n_startup_trials": 2})
+    sequences = []
+    for name in ("tpe1", "tpe2"):
+        check(run(cmd(tpe, os.path.join(WORK, name), 3, 2)).returncode == 0, f"{name} exits 0")
+        sequences.append([t["params"] for t in sorted(summary(os.path.join(WORK, name))["trials"],
+                                                      key=lambda t: t["number"])])
+    check(sequences[0] == sequences[1], f"the same suggested sequence twice: {sequences}")
 
 
 def trains_of(path):
