@@ -55,7 +55,7 @@ def cmd(space_file, out, trials, workers, *extra):
             "--progress", "--grace", "3", *extra]
 
 
-def run(args, timeout=150):
+def run(args, timeout=400):
     t0 = time.time()
     r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
     print(f"$ {' '.join(args[1:])}\n  -> {r.returncode} in {time.time() - t0:.1f} s\n{r.stdout}{r.stderr}")
@@ -167,7 +167,7 @@ def case_two_drivers():
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         time.sleep(0.3)
     for p in procs:
-        o, _ = p.communicate(timeout=150)
+        o, _ = p.communicate(timeout=400)
         print(o)
         check(p.returncode == 0, "both drivers exit 0")
     s = summary(os.path.join(WORK, "node1"))
