@@ -26,15 +26,6 @@ def synthetic_jets(batch, rng):
     return data
 
 
-def load_jets(path, count):
-    import h5py
-    with h5py.File(path, "r") as f:
-        n = f["data"].shape[0]
-        if n < count:
-            raise SystemExit(f"tf-reference: {path} holds {n} jets, the benchmark needs {count}")
-        return f["data"][:count].astype(np.float32), f["pid"][:count].astype(np.int32)
-
-
 def multiplicity(data):
     """Real particles per jet: rows with any non-zero feature (prepared data pads with zeros)."""
     return np.count_nonzero(np.any(data != 0, axis=2), axis=1)
@@ -69,7 +60,8 @@ def main(args):
     push, pop = nvtx_ranges()
     infer_batch = args.infer_batch or args.batch
     if args.data:
-        data, mass_bin = load_jets(args.data, max(args.batch, infer_batch))
+        from .check import read_prepared
+        data, mass_bin = read_prepared(args.data, 0, max(args.batch, infer_batch))
     else:
         rng = np.random.default_rng(1)
         data = synthetic_jets(max(args.batch, infer_batch), rng)

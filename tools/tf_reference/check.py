@@ -49,11 +49,15 @@ def write_prepared(path, data, mass_bin, label):
 
 
 def read_prepared(path, first, count):
-    with h5py.File(path, "r") as f:
-        n = f["data"].shape[0]
-        if first + count > n:
-            raise SystemExit(f"tf-reference: {path} holds {n} jets, {first + count} needed")
-        return (f["data"][first:first + count].astype(np.float32), f["pid"][first:first + count].astype(np.int32))
+    try:
+        with h5py.File(path, "r") as f:
+            n = f["data"].shape[0]
+            if first + count > n:
+                raise SystemExit(f"tf-reference: {path} holds {n} jets, {first + count} needed")
+            return (f["data"][first:first + count].astype(np.float32),
+                    f["pid"][first:first + count].astype(np.int32))
+    except (OSError, KeyError) as e:
+        raise SystemExit(f"tf-reference: {path} is not a prepared UCluster file (data, pid, label, masses): {e}")
 
 
 def graph_batches(graph, data, mass_bin):

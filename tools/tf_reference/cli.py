@@ -71,6 +71,12 @@ def parse(argv):
     for name in ("threads", "batch", "jets", "steps", "infer_reps"):
         if getattr(args, name, 1) is not None and getattr(args, name, 1) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("data", "golden"):
+        path = getattr(args, name, None)
+        if path and not os.path.isfile(path):
+            p.error(f"--{name} '{path}' is not a file")
+    if args.checkpoint and not os.path.exists(args.checkpoint) and not os.path.exists(args.checkpoint + ".meta"):
+        p.error(f"--checkpoint '{args.checkpoint}': neither it nor {args.checkpoint}.meta exists")
     if args.command == "check" and args.no_golden:
         args.golden = None
     if args.command == "check" and not args.golden and not args.data:
