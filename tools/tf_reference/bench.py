@@ -13,7 +13,9 @@ REFERENCE_TRAIN_JETS, REFERENCE_TEST_JETS = 302592, 75264  # spec 1.7, as model_
 
 
 def synthetic_jets(batch, rng):
-    """The jets of bench/model_throughput.cpp's synthetic_jets (20-79 particles, zero padding)."""
+    """Jets drawn like bench/model_throughput.cpp's synthetic_jets (20-79 particles, zero padding),
+    from numpy's generator: the same distribution, not the same jets (give both --data to compare
+    on the same jets, as bench/compare-tf does)."""
     data = np.zeros((batch, 100, 8), np.float32)
     for b in range(batch):
         n = 20 + int(rng.integers(60))
@@ -105,7 +107,7 @@ def main(args):
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0",
         "threads": args.threads,
         "batch": args.batch,
-        "data": args.data or "synthetic (bench/model_throughput's jets)",
+        "data": args.data or "synthetic (drawn like bench/model_throughput's jets)",
         "mean_multiplicity": float(np.mean(multiplicity(data[:args.batch]))),
         "train_step_s": step_s,
         "train_jets_per_s": train_jets_s,

@@ -287,17 +287,16 @@ def data_case(args, report, ckpt, workdir):
                     largest_deviation=float(deviation.max()) if deviation.size else 0.0,
                     cluster_agreement=float(np.mean(got["cluster"][~safe] == ref["cluster"][~safe]))
                     if deviation.size else 1.0)
-    data_step(args, report, ckpt, workdir, case, np.flatnonzero(safe))
+    data_step(args, report, ckpt, workdir, case, data, mass_bin, np.flatnonzero(safe))
 
 
-def data_step(args, report, ckpt, workdir, case, candidates):
+def data_step(args, report, ckpt, workdir, case, data, mass_bin, candidates):
     """One training step on a batch of tie-safe jets (in training mode too: the batch statistics
     change the second kNN graph's features, so the margins are measured again on the batch)."""
     batch = min(args.batch, len(candidates))
     if batch < 16:
         report.info(case + " step", "skipped", "training step", reason=f"only {len(candidates)} tie-safe jets")
         return
-    data, mass_bin = read_prepared(args.data, 0, args.jets)
     rows, dropped = candidates[:batch], 0
     for _ in range(8):  # dropping a jet changes the batch statistics, hence the margins: repeat
         graph = OriginalGraph(args.checkpoint, len(rows), float64=True, threads=args.threads)
