@@ -42,17 +42,24 @@ namespace ucluster {
 // tf_util.batch_norm_template's epsilon (spec 2.1).
 constexpr double kBatchNormEpsilon = 1e-3;
 
+// Packed rows (engine/jet_rows.h): with a row_weight tensor [W] (W dividing the rows M of x), row r
+// counts row_weight[r / (M / W)] times in the training-mode statistics: the mean and variance are
+// weighted, M becomes the sum of the weights, and the backward's input gradient is the derivative
+// of that weighted form (kernels/batch_norm_math.h). Undefined: every row once (the fc layers).
+
 // Training-mode forward. Writes y (shape of x), batch_mean, batch_var (biased) and
 // inv_std = 1/sqrt(batch_var + eps), all [C]; inv_std is what the backward needs besides x, gamma
 // and batch_mean. x needs rank >= 2 and at least one row (without sync; see above with it).
 void batch_norm_train_forward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
                               const Tensor& y, const Tensor& batch_mean, const Tensor& batch_var,
-                              const Tensor& inv_std, const ReplicaSum& sync = {}, bool relu = false);
+                              const Tensor& inv_std, const ReplicaSum& sync = {}, bool relu = false,
+                              const Tensor& row_weight = {});
 // Full training-mode gradient (through the batch statistics). Accumulates into dx, dgamma, dbeta;
 // undefined outputs are skipped (the sync call is still made).
 void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& batch_mean,
                                const Tensor& inv_std, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
-                               const Tensor& dbeta, const ReplicaSum& sync = {}, const Tensor& relu_output = {});
+                               const Tensor& dbeta, const ReplicaSum& sync = {}, const Tensor& relu_output = {},
+                               const Tensor& row_weight = {});
 
 // Inference-mode forward: y = gamma (x - moving_mean) / sqrt(moving_var + eps) + beta.
 void batch_norm_inference_forward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& beta,
@@ -78,7 +85,8 @@ struct BatchNormResult {
 // Differentiable forms; gamma and beta must be non-null. The training form keeps its own copy of
 // `sync` for the recorded backward step.
 BatchNormResult batch_norm_train(Tape& tape, const Var& x, const Var& gamma, const Var& beta,
-                                 double eps = kBatchNormEpsilon, const ReplicaSum& sync = {}, bool relu = false);
+                                 double eps = kBatchNormEpsilon, const ReplicaSum& sync = {}, bool relu = false,
+                                 const Tensor& row_weight = {});
 Var batch_norm_inference(Tape& tape, const Var& x, const Var& gamma, const Var& beta, const Tensor& moving_mean,
                          const Tensor& moving_var, double eps = kBatchNormEpsilon, bool relu = false);
 

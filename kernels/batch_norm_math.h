@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
 #include "kernels/host_device.h"
 
@@ -17,6 +18,16 @@ struct BatchNormGradArgs {
   T* dgamma = nullptr;
   T* dbeta = nullptr;
   const T* relu_output = nullptr;
+};
+
+// Row weights of packed rows (engine/jet_rows.h): row r of x [M, C] stands for weight[r / repeat]
+// rows of the reference in the training-mode statistics (repeat = k for the edge tensors [R, k, C],
+// whose edges carry their point's weight); weight == nullptr: every row once.
+template <typename T>
+struct RowWeights {
+  const T* weight = nullptr;
+  std::int64_t repeat = 1;
+  UCLUSTER_HOST_DEVICE double of(std::int64_t r) const { return weight ? double(weight[r / repeat]) : 1.0; }
 };
 
 namespace bn_math {
@@ -44,12 +55,14 @@ UCLUSTER_HOST_DEVICE inline double normalised(double x, double mean, double inv,
   return gamma * x_hat(x, mean, inv) + beta;
 }
 
-// The training-mode input gradient of one element: gamma inv / m (m g - sum_dy - x_hat sum_dy_xhat),
-// m the (global) row count and g the element's output gradient (through the ReLU).
+// The training-mode input gradient of one element: gamma inv / m (m g - w sum_dy - w x_hat sum_dy_xhat),
+// m the (global) weighted row count, w the element's row weight and g its output gradient (through
+// the ReLU). With weights, g is the gradient of the row, i.e. the sum over the w reference rows it
+// stands for, so the sums stay unweighted and only the statistics' share carries w.
 UCLUSTER_HOST_DEVICE inline double train_input_grad(double gamma, double inv, double m, double g, double sum_dy,
-                                                    double x_hat, double sum_dy_xhat) {
+                                                    double x_hat, double sum_dy_xhat, double w = 1.0) {
   const double scale = gamma * inv / m;
-  return scale * (m * g - sum_dy - x_hat * sum_dy_xhat);
+  return scale * (m * g - w * sum_dy - w * (x_hat * sum_dy_xhat));
 }
 
 // The inference-mode input gradient of one element: gamma inv g.

@@ -2,7 +2,7 @@
 // B N k edges of the kNN graph, computed without ever storing a per-edge, per-channel tensor.
 //
 // The edge layer of a block is
-//   e_ij = (P_i - P_{n_j(i)}) + b                 P = W_edge h [B, N, A] (spec 7's exact rewrite of
+//   e_ij = (P_i - P_{n_j(i)}) + b                 P = W_edge h [R, A] (spec 7's exact rewrite of
 //                                                 W_edge (h_i - h_j); the GEMM stays on the points)
 //   y_ij = ReLU(gamma x_hat_ij + beta),  x_hat_ij = (e_ij - mean) inv_std,
 //   inv_std = 1 / sqrt(var + eps)                 (batch norm, spec 2.1; computed in double from var)
@@ -15,7 +15,7 @@
 //
 // Its two consumers are fused with it:
 //   edge_score:     s_ij = sum_c y_ij[c] w[c] + w_bias   (the neighbour-attention conv A -> 1 before
-//                   its own batch norm and ReLU; output [B, N, k, 1] like a dense layer's)
+//                   its own batch norm and ReLU; output [R, k, 1] like a dense layer's)
 //   edge_aggregate: o_i = sum_j alpha_ij y_ij + out_bias (before the block's ReLU) and
 //                   g_i = max_j y_ij, element-wise (spec 2.3)
 // so a GAP block becomes: P = dense(h), statistics, s = edge_score, c = ReLU(BN(s)) and the softmax
@@ -39,11 +39,18 @@
 // The indices must come from the kNN ops: on the CPU they are checked; on CUDA they are not (a
 // check would cost a host synchronisation and break CUDA-graph capture).
 //
-// Shapes: projected [B, N, A], idx int32 [B, N, k], bias, gamma, beta, mean, var [A]; w [A] or
-// [A, 1]; w_bias [1] (may be undefined); alpha [B, N, k]; out_bias [A] (may be undefined).
+// Packed rows (engine/jet_rows.h): the points are the R rows of a JetRows layout, idx holds absolute
+// rows (kernels/knn.h), and each edge counts in the batch statistics as often as its row's weight
+// (a padding row's k edges stand for the edges of all the jet's padded points); the backward's
+// input gradient is the derivative of that weighted form (kernels/batch_norm_math.h). The edge
+// count M is then k times the sum of the row weights.
+//
+// Shapes: projected [R, A], idx int32 [R, k], bias, gamma, beta, mean, var [A]; w [A] or [A, 1];
+// w_bias [1] (may be undefined); alpha [R, k]; out_bias [A] (may be undefined).
 #pragma once
 
 #include "engine/autograd.h"
+#include "engine/jet_rows.h"
 #include "kernels/replica_sum.h"
 
 namespace ucluster {
@@ -52,6 +59,7 @@ namespace ucluster {
 struct EdgeLayer {
   Tensor projected, idx, bias, gamma, beta, mean, var;
   double eps = 0;
+  JetRows rows;
 };
 
 // Gradients of the edge layer's inputs; any may be undefined. batch_statistics: mean and var are
@@ -62,13 +70,14 @@ struct EdgeLayerGrads {
 };
 
 // batch_mean and batch_var [A] (biased) of e over every edge, accumulated in double.
-void edge_batch_statistics(Context& ctx, const Tensor& projected, const Tensor& idx, const Tensor& bias,
-                           const Tensor& batch_mean, const Tensor& batch_var, const ReplicaSum& sync = {});
+void edge_batch_statistics(Context& ctx, const Tensor& projected, const Tensor& idx, const JetRows& rows,
+                           const Tensor& bias, const Tensor& batch_mean, const Tensor& batch_var,
+                           const ReplicaSum& sync = {});
 
-// y [B, N, k, A], materialised: for captures of intermediate tensors and for tests only.
+// y [R, k, A], materialised: for captures of intermediate tensors and for tests only.
 void edge_layer_forward(Context& ctx, const EdgeLayer& edge, const Tensor& y);
 
-// score [B, N, k, 1] = y . w + w_bias.
+// score [R, k, 1] = y . w + w_bias.
 void edge_score_forward(Context& ctx, const EdgeLayer& edge, const Tensor& w, const Tensor& w_bias,
                         const Tensor& score);
 // Accumulates the edge layer's gradients for dy_ij = dscore_ij w, and dw += sum_edges dscore y,
@@ -76,7 +85,7 @@ void edge_score_forward(Context& ctx, const EdgeLayer& edge, const Tensor& w, co
 void edge_score_backward(Context& ctx, const EdgeLayer& edge, const EdgeLayerGrads& grads, const Tensor& w,
                          const Tensor& dscore, const Tensor& dw, const Tensor& dw_bias, const ReplicaSum& sync = {});
 
-// o [B, N, A] = sum_j alpha_ij y_ij + out_bias, g [B, N, A] = max_j y_ij.
+// o [R, A] = sum_j alpha_ij y_ij + out_bias, g [R, A] = max_j y_ij.
 void edge_aggregate_forward(Context& ctx, const EdgeLayer& edge, const Tensor& alpha, const Tensor& out_bias,
                             const Tensor& o, const Tensor& g);
 // Accumulates the edge layer's gradients for dy_ij = alpha_ij dout_i + [y_ij == g_i] dg_i / ties_i
@@ -96,6 +105,7 @@ struct EdgeLayerVars {
   Tensor mean, var;
   double eps = 0;
   bool batch_statistics = false;
+  JetRows rows;
 };
 
 Var edge_score(Tape& tape, const EdgeLayerVars& edge, const Var& w, const Var& w_bias, const ReplicaSum& sync = {});

@@ -18,8 +18,11 @@
 
 namespace ucluster {
 
-// Raw views of an edge layer (kernels/edge_attention.h's EdgeLayer) for the CPU and CUDA bodies:
-// projected [batch, n, channels], idx [batch, n, k], bias, gamma, beta, mean, var [channels].
+// Raw views of an edge layer (kernels/edge_attention.h's EdgeLayer) for the CPU and CUDA bodies, on
+// packed rows (engine/jet_rows.h): projected [rows, channels], idx [rows, k] (absolute rows, each
+// within its row's jet), bias, gamma, beta, mean, var [channels]; jet b's rows are
+// [offsets[b], offsets[b + 1]); weight [rows]: how many reference points a row stands for, so that
+// each of its k edges counts that many times in the batch statistics (nullptr: once).
 template <typename T>
 struct EdgeLayerArgs {
   const T* projected = nullptr;
@@ -29,11 +32,13 @@ struct EdgeLayerArgs {
   const T* beta = nullptr;
   const T* mean = nullptr;
   const T* var = nullptr;
+  const std::int32_t* offsets = nullptr;
+  const T* weight = nullptr;
   double eps = 0;
-  std::int64_t batch = 0, n = 0, k = 0, channels = 0;
+  std::int64_t jets = 0, rows = 0, k = 0, channels = 0;
 };
 
-// Raw gradient outputs (each may be nullptr; all accumulate with +=): dprojected [batch, n,
+// Raw gradient outputs (each may be nullptr; all accumulate with +=): dprojected [rows,
 // channels], dbias, dgamma, dbeta [channels]. batch_statistics: differentiate through the batch
 // statistics (training mode).
 template <typename T>

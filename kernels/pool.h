@@ -1,18 +1,20 @@
-// Mean pool over the points axis, [B, N, C] -> [B, C]: tf_util.avg_pool2d over all N points,
-// padded points INCLUDED (spec 2.4 row 23, spec 8 #12: replicate, no masking). Its output is the
-// embedding z that k-means works on.
+// Mean pool over the points of each jet, packed rows [R, C] -> [B, C]: tf_util.avg_pool2d over all
+// P points, padded points INCLUDED (spec 2.4 row 23, spec 8 #12: replicate, no masking): a jet's
+// padding row counts P - n times (engine/jet_rows.h). Its output is the embedding z that k-means
+// works on.
 #pragma once
 
 #include "engine/autograd.h"
+#include "engine/jet_rows.h"
 
 namespace ucluster {
 
-// y[b, c] = (1/N) sum_n x[b, n, c]; x is [B, N, C] with N > 0, y is [B, C].
-void mean_pool_forward(Context& ctx, const Tensor& x, const Tensor& y);
-// dx[b, n, c] += dy[b, c] / N; dx is [B, N, C], dy is [B, C].
-void mean_pool_backward(Context& ctx, const Tensor& dy, const Tensor& dx);
+// y[b, c] = (1/P) sum over the rows r of jet b of weight[r] x[r, c]; x is [R, C], y is [B, C].
+void mean_pool_forward(Context& ctx, const Tensor& x, const JetRows& rows, const Tensor& y);
+// dx[r, c] += weight[r] dy[b, c] / P for the rows r of jet b; dx is [R, C], dy is [B, C].
+void mean_pool_backward(Context& ctx, const JetRows& rows, const Tensor& dy, const Tensor& dx);
 
 // Differentiable form.
-Var mean_pool(Tape& tape, const Var& x);
+Var mean_pool(Tape& tape, const Var& x, const JetRows& rows);
 
 }  // namespace ucluster

@@ -11,6 +11,7 @@
 
 namespace ucluster::cpu {
 
+// weights: the rows' weights (kernels/batch_norm_math.h); the statistics and M are weighted.
 // Training mode: batch_mean[c], batch_var[c] (biased), inv_std[c] = 1/sqrt(var + eps) and
 // y = gamma (x - mean) inv_std + beta. rows must be > 0 unless sync is given. With sync
 // (kernels/batch_norm.h), the statistics are global: sync is called on [sum_r x (C), rows] (C + 1
@@ -19,7 +20,7 @@ namespace ucluster::cpu {
 template <typename T>
 void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T* batch_mean, T* batch_var,
                               T* inv_std, std::int64_t rows, std::int64_t channels, double eps,
-                              const ReplicaSum& sync, bool relu = false);
+                              const ReplicaSum& sync, bool relu = false, RowWeights<T> weights = {});
 
 // Training-mode gradient with x_hat = (x - mean) inv_std, M = rows:
 //   dbeta += sum_r dy, dgamma += sum_r dy x_hat,
@@ -29,7 +30,7 @@ void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T
 template <typename T>
 void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy,
                                const BatchNormGradArgs<T>& grads, std::int64_t rows, std::int64_t channels,
-                               const ReplicaSum& sync);
+                               const ReplicaSum& sync, RowWeights<T> weights = {});
 
 // Inference mode: y = gamma (x - mean) / sqrt(var + eps) + beta with the moving statistics.
 template <typename T>

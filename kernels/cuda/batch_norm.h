@@ -21,10 +21,12 @@ namespace ucluster::cuda {
 // synchronisation. relu / grads.relu_output: the fused ReLU of kernels/batch_norm.h.
 void batch_norm_train_forward(Context& ctx, const float* x, const float* gamma, const float* beta, float* y,
                               float* batch_mean, float* batch_var, float* inv_std, std::int64_t rows,
-                              std::int64_t channels, double eps, const ReplicaSum& sync, bool relu = false);
+                              std::int64_t channels, double eps, const ReplicaSum& sync, bool relu = false,
+                              RowWeights<float> weights = {});
 void batch_norm_train_backward(Context& ctx, const float* x, const float* gamma, const float* batch_mean,
                                const float* inv_std, const float* dy, const BatchNormGradArgs<float>& grads,
-                               std::int64_t rows, std::int64_t channels, const ReplicaSum& sync);
+                               std::int64_t rows, std::int64_t channels, const ReplicaSum& sync,
+                               RowWeights<float> weights = {});
 void batch_norm_inference_forward(Context& ctx, const float* x, const float* gamma, const float* beta,
                                   const float* mean, const float* var, float* y, std::int64_t rows,
                                   std::int64_t channels, double eps, bool relu = false);

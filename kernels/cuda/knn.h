@@ -4,15 +4,17 @@
 
 #include <cstdint>
 
+#include "kernels/packed_rows.h"
+
 namespace ucluster {
 class Context;
 }
 
 namespace ucluster::cuda {
 
-void knn_coordinates(Context& ctx, const float* x, std::int32_t* idx, std::int64_t batch, std::int64_t n,
-                     std::int64_t features, std::int64_t k);
-void knn_features(Context& ctx, const float* h, std::int32_t* idx, std::int64_t batch, std::int64_t n,
-                  std::int64_t channels, std::int64_t k);
+void knn_coordinates(Context& ctx, const float* x, const PackedRows& rows, std::int32_t* idx, std::int64_t features,
+                     std::int64_t k);
+void knn_features(Context& ctx, const float* h, const PackedRows& rows, std::int32_t* idx, std::int64_t channels,
+                  std::int64_t k);
 
 }  // namespace ucluster::cuda

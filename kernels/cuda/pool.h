@@ -3,15 +3,17 @@
 
 #include <cstdint>
 
+#include "kernels/packed_rows.h"
+
 namespace ucluster {
 class Context;
 }
 
 namespace ucluster::cuda {
 
-void mean_pool_forward(Context& ctx, const float* x, float* y, std::int64_t batch, std::int64_t points,
+void mean_pool_forward(Context& ctx, const float* x, const PackedRows& rows, const float* weight, float* y,
                        std::int64_t channels);
-void mean_pool_backward(Context& ctx, const float* dy, float* dx, std::int64_t batch, std::int64_t points,
+void mean_pool_backward(Context& ctx, const PackedRows& rows, const float* weight, const float* dy, float* dx,
                         std::int64_t channels);
 
 }  // namespace ucluster::cuda
