@@ -59,6 +59,20 @@ BatchNormGradArgs<T> grad_args_of(const Tensor& dx, const Tensor& dgamma, const 
   return {ptr_or_null<T>(dx), ptr_or_null<T>(dgamma), ptr_or_null<T>(dbeta), ptr_or_null<T>(relu_output)};
 }
 
+// The row weights of packed rows (kernels/batch_norm.h): [W] of x's dtype on its device, W dividing
+// x's rows; each weight covers rows / W consecutive rows of x.
+template <typename T>
+RowWeights<T> row_weights_of(const char* op, const Tensor& x, const Tensor& row_weight) {
+  if (!row_weight.defined()) return {};
+  const std::int64_t rows = x.shape().rows(), w = row_weight.numel();
+  check_rank(op, "row weights", row_weight, 1);
+  check_dtype(op, "row weights", row_weight, x.dtype());
+  check_same_device(op, x, row_weight);
+  UCLUSTER_CHECK(w > 0 ? rows % w == 0 : rows == 0, op, ": ", row_weight.numel(), " row weights do not divide the ",
+                 rows, " rows of ", x.describe());
+  return {row_weight.data<T>(), w > 0 ? rows / w : 1};
+}
+
 void check_eps(const char* op, double eps) {
   UCLUSTER_CHECK(std::isfinite(eps) && eps >= 0.0, op, ": epsilon must be finite and >= 0, got ", eps);
 }
@@ -66,7 +80,7 @@ void check_eps(const char* op, double eps) {
 
 void batch_norm_train_forward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
                               const Tensor& y, const Tensor& batch_mean, const Tensor& batch_var,
-                              const Tensor& inv_std, const ReplicaSum& sync, bool relu) {
+                              const Tensor& inv_std, const ReplicaSum& sync, bool relu, const Tensor& row_weight) {
   const char* op = "batch_norm (training)";
   const std::int64_t C = check_input(op, x);
   const std::int64_t rows = x.shape().rows();
@@ -84,20 +98,21 @@ void batch_norm_train_forward(Context& ctx, const Tensor& x, const Tensor& gamma
       return dispatch_float(op, x.dtype(), [&]<typename T>() {
         cpu::batch_norm_train_forward<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), y.data<T>(),
                                          batch_mean.data<T>(), batch_var.data<T>(), inv_std.data<T>(), rows, C, eps,
-                                         sync, relu);
+                                         sync, relu, row_weights_of<T>(op, x, row_weight));
       });
     case DeviceKind::CUDA:
       return UCLUSTER_CUDA_CALL(
           op, x,
           cuda::batch_norm_train_forward(ctx, x.data<float>(), gamma.data<float>(), beta.data<float>(), y.data<float>(),
                                          batch_mean.data<float>(), batch_var.data<float>(), inv_std.data<float>(), rows,
-                                         C, eps, sync, relu));
+                                         C, eps, sync, relu, row_weights_of<float>(op, x, row_weight)));
   }
 }
 
 void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamma, const Tensor& batch_mean,
                                const Tensor& inv_std, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
-                               const Tensor& dbeta, const ReplicaSum& sync, const Tensor& relu_output) {
+                               const Tensor& dbeta, const ReplicaSum& sync, const Tensor& relu_output,
+                               const Tensor& row_weight) {
   const char* op = "batch_norm (training) backward";
   const std::int64_t C = check_statistics(op, x, gamma, "batch_mean", batch_mean, "inv_std", inv_std);
   const std::int64_t rows = x.shape().rows();
@@ -107,14 +122,16 @@ void batch_norm_train_backward(Context& ctx, const Tensor& x, const Tensor& gamm
     case DeviceKind::CPU:
       return dispatch_float(op, x.dtype(), [&]<typename T>() {
         cpu::batch_norm_train_backward<T>(x.data<T>(), gamma.data<T>(), batch_mean.data<T>(), inv_std.data<T>(),
-                                          dy.data<T>(), grad_args_of<T>(dx, dgamma, dbeta, relu_output), rows, C, sync);
+                                          dy.data<T>(), grad_args_of<T>(dx, dgamma, dbeta, relu_output), rows, C, sync,
+                                          row_weights_of<T>(op, x, row_weight));
       });
     case DeviceKind::CUDA:
       return UCLUSTER_CUDA_CALL(
           op, x,
           cuda::batch_norm_train_backward(ctx, x.data<float>(), gamma.data<float>(), batch_mean.data<float>(),
                                           inv_std.data<float>(), dy.data<float>(),
-                                          grad_args_of<float>(dx, dgamma, dbeta, relu_output), rows, C, sync));
+                                          grad_args_of<float>(dx, dgamma, dbeta, relu_output), rows, C, sync,
+                                          row_weights_of<float>(op, x, row_weight)));
   }
 }
 
@@ -193,7 +210,7 @@ void batch_norm_update_moving(Context& ctx, const Tensor& moving_mean, const Ten
 }
 
 BatchNormResult batch_norm_train(Tape& tape, const Var& x, const Var& gamma, const Var& beta, double eps,
-                                 const ReplicaSum& sync, bool relu) {
+                                 const ReplicaSum& sync, bool relu, const Tensor& row_weight) {
   UCLUSTER_CHECK(x && gamma && beta, "batch_norm (training): input, gamma and beta must all be given");
   Context& ctx = tape.ctx();
   const Tensor& xv = x->value;
@@ -205,17 +222,17 @@ BatchNormResult batch_norm_train(Tape& tape, const Var& x, const Var& gamma, con
   result.batch_var = ctx.empty(channels, xv.dtype(), xv.device());
   Tensor inv_std = ctx.empty(channels, xv.dtype(), xv.device());
   batch_norm_train_forward(ctx, xv, gamma->value, beta->value, eps, y, result.batch_mean, result.batch_var, inv_std,
-                           sync, relu);
+                           sync, relu, row_weight);
   result.y = tape.output(y, {&x, &gamma, &beta});
   if (result.y->requires_grad) {
     const Var out = result.y;
     const Tensor mean = result.batch_mean;
     // The closure owns a copy of sync: the caller's ReplicaSum may be gone by backward time.
     tape.record(relu ? "batch_norm_relu_train" : "batch_norm_train",
-                [&tape, x, gamma, beta, out, mean, inv_std, sync, relu] {
+                [&tape, x, gamma, beta, out, mean, inv_std, sync, relu, row_weight] {
                   batch_norm_train_backward(tape.ctx(), x->value, gamma->value, mean, inv_std, tape.grad(out),
                                             tape.grad_if_needed(x), tape.grad_if_needed(gamma),
-                                            tape.grad_if_needed(beta), sync, relu ? out->value : Tensor());
+                                            tape.grad_if_needed(beta), sync, relu ? out->value : Tensor(), row_weight);
                 });
   }
   return result;

@@ -3,6 +3,7 @@
 #include "kernels/cpu/edge_attention.h"
 #include "kernels/cuda/edge_attention.h"
 #include "kernels/dispatch.h"
+#include "kernels/packed_rows.h"
 
 namespace ucluster {
 
@@ -20,37 +21,38 @@ void check_like(const char* op, const char* what, const Tensor& t, const Tensor&
 }
 
 struct Dims {
-  std::int64_t batch, n, k, channels;
+  std::int64_t rows, k, channels;
 };
 
-// Validates projected [B, N, A] and idx int32 [B, N, k]; on the CPU also that every index is in
-// [0, N) (on CUDA that would cost a host synchronisation; the indices come from the kNN ops).
-Dims check_graph(const char* op, const Tensor& projected, const Tensor& idx) {
+// Validates projected [R, A], idx int32 [R, k] and their layout; on the CPU also that every index
+// is a row of its point's jet (on CUDA that would cost a host synchronisation; the indices come
+// from the kNN ops).
+Dims check_graph(const char* op, const Tensor& projected, const Tensor& idx, const JetRows& rows) {
   check_defined(op, "projected features", projected);
   UCLUSTER_CHECK(projected.dtype() == DType::F32 || projected.dtype() == DType::F64, op,
                  ": projected features must be float32 or float64, got ", projected.describe());
-  check_rank(op, "projected features", projected, 3);
+  check_rank(op, "projected features", projected, 2);
   check_defined(op, "neighbour indices", idx);
-  check_rank(op, "neighbour indices", idx, 3);
+  check_rank(op, "neighbour indices", idx, 2);
   check_dtype(op, "neighbour indices", idx, DType::I32);
   check_same_device(op, projected, idx);
-  const Dims d{projected.dim(0), projected.dim(1), idx.dim(2), projected.dim(2)};
-  UCLUSTER_CHECK(idx.dim(0) == d.batch && idx.dim(1) == d.n, op, ": neighbour indices ", idx.describe(),
-                 " do not match projected features ", projected.describe(), " (expected [", d.batch, ",", d.n,
-                 ",k])");
+  check_jet_rows(op, projected, rows);
+  check_dtype(op, "row weights", rows.weight, projected.dtype());
+  const Dims d{projected.dim(0), idx.dim(1), projected.dim(1)};
+  UCLUSTER_CHECK(idx.dim(0) == d.rows, op, ": neighbour indices ", idx.describe(), " do not match projected features ",
+                 projected.describe(), " (expected [", d.rows, ",k])");
   UCLUSTER_CHECK(d.k >= 1 && d.channels >= 1, op, ": needs k >= 1 neighbours and at least one channel, got ",
                  idx.describe(), " and ", projected.describe());
   if (idx.device().is_cpu()) {
-    const std::int32_t* p = idx.data<std::int32_t>();
-    for (std::int64_t e = 0; e < idx.numel(); ++e)
-      UCLUSTER_CHECK(p[e] >= 0 && p[e] < d.n, op, ": neighbour index ", p[e], " at position ", e,
-                     " is outside [0, ", d.n, ")");
+    const std::int64_t bad = first_index_outside_jet(packed_rows(rows), idx.data<std::int32_t>(), d.k);
+    UCLUSTER_CHECK(bad < 0, op, ": neighbour index ", bad < 0 ? 0 : idx.data<std::int32_t>()[bad], " at position ",
+                   bad, " is not a row of its point's jet");
   }
   return d;
 }
 
 Dims check_edge_layer(const char* op, const EdgeLayer& edge) {
-  const Dims d = check_graph(op, edge.projected, edge.idx);
+  const Dims d = check_graph(op, edge.projected, edge.idx, edge.rows);
   const Shape channels{d.channels};
   check_like(op, "edge bias", edge.bias, edge.projected, channels);
   check_like(op, "batch-norm gamma", edge.gamma, edge.projected, channels);
@@ -89,9 +91,11 @@ EdgeLayerArgs<T> args_of(const EdgeLayer& edge, const Dims& d) {
   a.beta = ptr_or_null<T>(edge.beta);
   a.mean = ptr_or_null<T>(edge.mean);
   a.var = ptr_or_null<T>(edge.var);
+  a.offsets = edge.rows.offsets.data<std::int32_t>();
+  a.weight = edge.rows.weight.data<T>();
   a.eps = edge.eps;
-  a.batch = d.batch;
-  a.n = d.n;
+  a.jets = edge.rows.jets;
+  a.rows = d.rows;
   a.k = d.k;
   a.channels = d.channels;
   return a;
@@ -104,7 +108,7 @@ EdgeLayerGradArgs<T> grad_args_of(const EdgeLayerGrads& grads) {
 }
 
 EdgeLayer layer_of(const EdgeLayerVars& v) {
-  return {v.projected->value, v.idx, v.bias->value, v.gamma->value, v.beta->value, v.mean, v.var, v.eps};
+  return {v.projected->value, v.idx, v.bias->value, v.gamma->value, v.beta->value, v.mean, v.var, v.eps, v.rows};
 }
 
 // The gradient tensors of the edge layer's Vars that require one.
@@ -121,15 +125,16 @@ void check_vars(const char* op, const EdgeLayerVars& v) {
 
 }  // namespace
 
-void edge_batch_statistics(Context& ctx, const Tensor& projected, const Tensor& idx, const Tensor& bias,
-                           const Tensor& batch_mean, const Tensor& batch_var, const ReplicaSum& sync) {
+void edge_batch_statistics(Context& ctx, const Tensor& projected, const Tensor& idx, const JetRows& rows,
+                           const Tensor& bias, const Tensor& batch_mean, const Tensor& batch_var,
+                           const ReplicaSum& sync) {
   const char* op = "edge_batch_statistics";
-  const Dims d = check_graph(op, projected, idx);
+  const Dims d = check_graph(op, projected, idx, rows);
   const Shape channels{d.channels};
   check_like(op, "edge bias", bias, projected, channels);
   check_like(op, "batch mean", batch_mean, projected, channels);
   check_like(op, "batch variance", batch_var, projected, channels);
-  const EdgeLayer edge{projected, idx, bias, Tensor(), Tensor(), Tensor(), Tensor(), 0};
+  const EdgeLayer edge{projected, idx, bias, Tensor(), Tensor(), Tensor(), Tensor(), 0, rows};
   switch (edge.projected.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, edge.projected.dtype(), [&]<typename T>() {
@@ -145,7 +150,7 @@ void edge_batch_statistics(Context& ctx, const Tensor& projected, const Tensor& 
 void edge_layer_forward(Context& ctx, const EdgeLayer& edge, const Tensor& y) {
   const char* op = "edge_layer";
   const Dims d = check_edge_layer(op, edge);
-  check_like(op, "edge features", y, edge.projected, Shape{d.batch, d.n, d.k, d.channels});
+  check_like(op, "edge features", y, edge.projected, Shape{d.rows, d.k, d.channels});
   switch (edge.projected.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, edge.projected.dtype(),
@@ -161,7 +166,7 @@ void edge_score_forward(Context& ctx, const EdgeLayer& edge, const Tensor& w, co
   const char* op = "edge_score";
   const Dims d = check_edge_layer(op, edge);
   check_score_weights(op, edge, d, w, w_bias);
-  check_like(op, "score", score, edge.projected, Shape{d.batch, d.n, d.k, 1});
+  check_like(op, "score", score, edge.projected, Shape{d.rows, d.k, 1});
   switch (edge.projected.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, edge.projected.dtype(), [&]<typename T>() {
@@ -180,7 +185,7 @@ void edge_score_backward(Context& ctx, const EdgeLayer& edge, const EdgeLayerGra
   const Dims d = check_edge_layer(op, edge);
   check_score_weights(op, edge, d, w, Tensor());
   check_grads(op, edge, grads);
-  check_like(op, "score gradient", dscore, edge.projected, Shape{d.batch, d.n, d.k, 1});
+  check_like(op, "score gradient", dscore, edge.projected, Shape{d.rows, d.k, 1});
   check_like(op, "score-weight gradient", dw, edge.projected, w.shape(), true);
   check_like(op, "score-bias gradient", dw_bias, edge.projected, Shape{1}, true);
   switch (edge.projected.device().kind) {
@@ -201,7 +206,7 @@ void edge_aggregate_forward(Context& ctx, const EdgeLayer& edge, const Tensor& a
                             const Tensor& o, const Tensor& g) {
   const char* op = "edge_aggregate";
   const Dims d = check_edge_layer(op, edge);
-  check_like(op, "attention weights", alpha, edge.projected, Shape{d.batch, d.n, d.k});
+  check_like(op, "attention weights", alpha, edge.projected, Shape{d.rows, d.k});
   check_like(op, "output bias", out_bias, edge.projected, Shape{d.channels}, true);
   check_like(op, "attention output", o, edge.projected, edge.projected.shape());
   check_like(op, "neighbour max", g, edge.projected, edge.projected.shape());
@@ -225,7 +230,7 @@ void edge_aggregate_backward(Context& ctx, const EdgeLayer& edge, const EdgeLaye
   const char* op = "edge_aggregate backward";
   const Dims d = check_edge_layer(op, edge);
   check_grads(op, edge, grads);
-  const Shape points = edge.projected.shape(), edges{d.batch, d.n, d.k};
+  const Shape points = edge.projected.shape(), edges{d.rows, d.k};
   check_like(op, "attention weights", alpha, edge.projected, edges);
   check_like(op, "neighbour max", g, edge.projected, points);
   check_like(op, "attention-output gradient", dout, edge.projected, points, true);
@@ -252,7 +257,7 @@ Var edge_score(Tape& tape, const EdgeLayerVars& edge, const Var& w, const Var& w
   check_vars("edge_score", edge);
   Context& ctx = tape.ctx();
   const Tensor& p = edge.projected->value;
-  Tensor score = ctx.empty(Shape{p.dim(0), p.dim(1), edge.idx.dim(2), 1}, p.dtype(), p.device());
+  Tensor score = ctx.empty(Shape{p.dim(0), edge.idx.dim(1), 1}, p.dtype(), p.device());
   edge_score_forward(ctx, layer_of(edge), w->value, w_bias ? w_bias->value : Tensor(), score);
   Var out = tape.output(score, {&edge.projected, &edge.bias, &edge.gamma, &edge.beta, &w, &w_bias});
   if (out->requires_grad)

@@ -1,7 +1,5 @@
 #include "kernels/knn.h"
 
-#include <limits>
-
 #include "kernels/cpu/knn.h"
 #include "kernels/cuda/knn.h"
 #include "kernels/dispatch.h"
@@ -10,23 +8,23 @@ namespace ucluster {
 
 namespace {
 
-void check_knn_input(const char* op, const Tensor& x, std::int64_t min_features, std::int64_t k) {
-  check_rank(op, "input", x, 3);
+void check_knn_input(const char* op, const Tensor& x, const JetRows& rows, std::int64_t min_features,
+                     std::int64_t k) {
+  check_rank(op, "input", x, 2);
   UCLUSTER_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, op, ": input must be float32 or float64, got ",
                  x.describe());
-  UCLUSTER_CHECK(x.dim(2) >= min_features, op, ": input ", x.describe(), " needs at least ", min_features,
+  UCLUSTER_CHECK(x.dim(1) >= min_features, op, ": input ", x.describe(), " needs at least ", min_features,
                  " features per point");
-  const std::int64_t n = x.dim(1);
-  UCLUSTER_CHECK(k >= 1 && k <= n, op, ": k = ", k, " must be between 1 and the number of points N = ", n,
-                 " (input ", x.describe(), ")");
-  UCLUSTER_CHECK(n <= std::numeric_limits<std::int32_t>::max(), op, ": N = ", n, " does not fit int32 indices");
+  check_jet_rows(op, x, rows);
+  UCLUSTER_CHECK(k >= 1 && k <= rows.slots, op, ": k = ", k, " must be between 1 and the points per jet P = ",
+                 rows.slots, " (input ", x.describe(), ")");
 }
 
-void check_knn(const char* op, const Tensor& x, std::int64_t min_features, std::int64_t k, const Tensor& idx) {
-  check_knn_input(op, x, min_features, k);
-  const std::int64_t n = x.dim(1);
+void check_knn(const char* op, const Tensor& x, const JetRows& rows, std::int64_t min_features, std::int64_t k,
+               const Tensor& idx) {
+  check_knn_input(op, x, rows, min_features, k);
   check_dtype(op, "index output", idx, DType::I32);
-  check_shape(op, "index output", idx, Shape{x.dim(0), n, k});
+  check_shape(op, "index output", idx, Shape{x.dim(0), k});
   check_same_device(op, x, idx);
 }
 
@@ -37,50 +35,60 @@ enum class Graph { Coordinates, Features };
 const char* name_of(Graph graph) { return graph == Graph::Coordinates ? "knn_coordinates" : "knn_features"; }
 std::int64_t min_features_of(Graph graph) { return graph == Graph::Coordinates ? 3 : 1; }
 
-void knn_forward(Context& ctx, Graph graph, const Tensor& x, std::int64_t k, const Tensor& idx) {
+void knn_forward(Context& ctx, Graph graph, const Tensor& x, const JetRows& rows, std::int64_t k, const Tensor& idx) {
   const char* op = name_of(graph);
-  check_knn(op, x, min_features_of(graph), k, idx);
-  const std::int64_t batch = x.dim(0), n = x.dim(1), features = x.dim(2);
+  check_knn(op, x, rows, min_features_of(graph), k, idx);
+  if (rows.rows == 0) return;
+  const std::int64_t features = x.dim(1);
+  const PackedRows packed = packed_rows(rows);
   std::int32_t* out = idx.data<std::int32_t>();
   const bool coordinates = graph == Graph::Coordinates;
   switch (x.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, x.dtype(), [&]<typename T>() {
         if (coordinates)
-          cpu::knn_coordinates<T>(x.data<T>(), out, batch, n, features, k);
+          cpu::knn_coordinates<T>(x.data<T>(), packed, out, features, k);
         else
-          cpu::knn_features<T>(x.data<T>(), out, batch, n, features, k);
+          cpu::knn_features<T>(x.data<T>(), packed, out, features, k);
       });
     case DeviceKind::CUDA:
       return UCLUSTER_CUDA_CALL(op, x,
-                                coordinates ? cuda::knn_coordinates(ctx, x.data<float>(), out, batch, n, features, k)
-                                            : cuda::knn_features(ctx, x.data<float>(), out, batch, n, features, k));
+                                coordinates ? cuda::knn_coordinates(ctx, x.data<float>(), packed, out, features, k)
+                                            : cuda::knn_features(ctx, x.data<float>(), packed, out, features, k));
   }
 }
 
-Tensor knn(Context& ctx, Graph graph, const Tensor& x, std::int64_t k) {
-  check_knn_input(name_of(graph), x, min_features_of(graph), k);
-  Tensor idx = ctx.empty(Shape{x.dim(0), x.dim(1), k}, DType::I32, x.device());
-  knn_forward(ctx, graph, x, k, idx);
+Tensor knn(Context& ctx, Graph graph, const Tensor& x, const JetRows& rows, std::int64_t k) {
+  check_knn_input(name_of(graph), x, rows, min_features_of(graph), k);
+  Tensor idx = ctx.empty(Shape{x.dim(0), k}, DType::I32, x.device());
+  knn_forward(ctx, graph, x, rows, k, idx);
   return idx;
 }
 
 }  // namespace
 
-void knn_coordinates_forward(Context& ctx, const Tensor& x, std::int64_t k, const Tensor& idx) {
-  knn_forward(ctx, Graph::Coordinates, x, k, idx);
+void knn_coordinates_forward(Context& ctx, const Tensor& x, const JetRows& rows, std::int64_t k, const Tensor& idx) {
+  knn_forward(ctx, Graph::Coordinates, x, rows, k, idx);
 }
 
-void knn_features_forward(Context& ctx, const Tensor& h, std::int64_t k, const Tensor& idx) {
-  knn_forward(ctx, Graph::Features, h, k, idx);
+void knn_features_forward(Context& ctx, const Tensor& h, const JetRows& rows, std::int64_t k, const Tensor& idx) {
+  knn_forward(ctx, Graph::Features, h, rows, k, idx);
 }
 
-Tensor knn_coordinates(Context& ctx, const Tensor& x, std::int64_t k) { return knn(ctx, Graph::Coordinates, x, k); }
+Tensor knn_coordinates(Context& ctx, const Tensor& x, const JetRows& rows, std::int64_t k) {
+  return knn(ctx, Graph::Coordinates, x, rows, k);
+}
 
-Tensor knn_features(Context& ctx, const Tensor& h, std::int64_t k) { return knn(ctx, Graph::Features, h, k); }
+Tensor knn_features(Context& ctx, const Tensor& h, const JetRows& rows, std::int64_t k) {
+  return knn(ctx, Graph::Features, h, rows, k);
+}
 
-Tensor knn_coordinates(Tape& tape, const Var& x, std::int64_t k) { return knn_coordinates(tape.ctx(), x->value, k); }
+Tensor knn_coordinates(Tape& tape, const Var& x, const JetRows& rows, std::int64_t k) {
+  return knn_coordinates(tape.ctx(), x->value, rows, k);
+}
 
-Tensor knn_features(Tape& tape, const Var& h, std::int64_t k) { return knn_features(tape.ctx(), h->value, k); }
+Tensor knn_features(Tape& tape, const Var& h, const JetRows& rows, std::int64_t k) {
+  return knn_features(tape.ctx(), h->value, rows, k);
+}
 
 }  // namespace ucluster

@@ -23,4 +23,21 @@ inline PackedRows packed_rows(const JetRows& r) {
           r.jets, r.slots, r.rows, r.max_jet_rows()};
 }
 
+// Host pointers (a CPU layout): the position (flat element offset) of the first entry of idx
+// [R, k] that is not a row of its own row's jet, or -1 if all are.
+inline std::int64_t first_index_outside_jet(const PackedRows& rows, const std::int32_t* idx, std::int64_t k) {
+  for (std::int64_t b = 0; b < rows.jets; ++b)
+    for (std::int64_t e = std::int64_t(rows.offsets[b]) * k; e < std::int64_t(rows.offsets[b + 1]) * k; ++e)
+      if (idx[e] < rows.offsets[b] || idx[e] >= rows.offsets[b + 1]) return e;
+  return -1;
+}
+
+// Checks that `rows` describes x's leading axis (x [R, ...]) and sits on x's device.
+inline void check_jet_rows(const char* op, const Tensor& x, const JetRows& rows) {
+  UCLUSTER_CHECK(x.rank() >= 1 && x.dim(0) == rows.rows, op, ": ", x.describe(), " does not have the R = ",
+                 rows.rows, " rows of its jet layout");
+  UCLUSTER_CHECK(rows.offsets.defined() && rows.offsets.device() == x.device() && rows.weight.device() == x.device(),
+                 op, ": the jet layout is not on the device of ", x.describe());
+}
+
 }  // namespace ucluster

@@ -3,71 +3,75 @@
 #include "kernels/cpu/pool.h"
 #include "kernels/cuda/pool.h"
 #include "kernels/dispatch.h"
+#include "kernels/packed_rows.h"
 
 namespace ucluster {
 
 namespace {
-void check_points_input(const char* op, const char* what, const Tensor& x) {
-  check_rank(op, what, x, 3);
-  UCLUSTER_CHECK(x.dim(1) > 0, op, ": ", what, " ", x.describe(), " has no points to average over");
-}
-
-struct PoolDims {
-  std::int64_t batch, n, channels;
-};
-
-// points [B, N, C] (x, or dx in the backward) and pooled [B, C] (y, or dy); returns B, N, C.
-PoolDims check_pool(const char* op, const char* points_what, const Tensor& points, const char* pooled_what,
-                    const Tensor& pooled) {
-  check_points_input(op, points_what, points);
+// points [R, C] (x, or dx in the backward) on the rows of `rows`, and pooled [B, C] (y, or dy).
+void check_pool(const char* op, const char* points_what, const Tensor& points, const JetRows& rows,
+                const char* pooled_what, const Tensor& pooled) {
+  check_rank(op, points_what, points, 2);
+  check_jet_rows(op, points, rows);
+  check_dtype(op, "row weights", rows.weight, points.dtype());
   check_defined(op, pooled_what, pooled);
-  UCLUSTER_CHECK(pooled.shape() == (Shape{points.dim(0), points.dim(2)}), op, ": ", pooled_what, " ", pooled.describe(),
-                 " does not match ", points.describe(), " (expected [", points.dim(0), ",", points.dim(2), "])");
+  UCLUSTER_CHECK(pooled.shape() == (Shape{rows.jets, points.dim(1)}), op, ": ", pooled_what, " ", pooled.describe(),
+                 " does not match ", points.describe(), " of ", rows.jets, " jets (expected [", rows.jets, ",",
+                 points.dim(1), "])");
   check_dtype(op, pooled_what, pooled, points.dtype());
   check_same_device(op, points, pooled);
-  return {points.dim(0), points.dim(1), points.dim(2)};
 }
-}  // namespace
 
-namespace {
-// The forward (y = mean over the points of x) or the backward (dx += dy / N): both read or write
-// points [B, N, C] (x, dx) and pooled [B, C] (y, dy).
-void mean_pool_pass(Context& ctx, const char* op, bool backward, const Tensor& points, const Tensor& pooled) {
-  const auto [B, N, C] = backward ? check_pool(op, "input gradient", points, "output gradient", pooled)
-                                  : check_pool(op, "input", points, "output", pooled);
+// The forward (y = the weighted mean over each jet's rows of x) or the backward (dx += w dy / P):
+// both read or write points [R, C] (x, dx) and pooled [B, C] (y, dy).
+void mean_pool_pass(Context& ctx, const char* op, bool backward, const Tensor& points, const JetRows& rows,
+                    const Tensor& pooled) {
+  if (backward)
+    check_pool(op, "input gradient", points, rows, "output gradient", pooled);
+  else
+    check_pool(op, "input", points, rows, "output", pooled);
+  if (rows.jets == 0) return;
+  const std::int64_t C = points.dim(1);
+  const PackedRows packed = packed_rows(rows);
   switch (points.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, points.dtype(), [&]<typename T>() {
+        const T* w = rows.weight.data<T>();
         if (backward)
-          cpu::mean_pool_backward<T>(pooled.data<T>(), points.data<T>(), B, N, C);
+          cpu::mean_pool_backward<T>(packed, w, pooled.data<T>(), points.data<T>(), C);
         else
-          cpu::mean_pool_forward<T>(points.data<T>(), pooled.data<T>(), B, N, C);
+          cpu::mean_pool_forward<T>(points.data<T>(), packed, w, pooled.data<T>(), C);
       });
     case DeviceKind::CUDA:
       return UCLUSTER_CUDA_CALL(
           op, points,
-          backward ? cuda::mean_pool_backward(ctx, pooled.data<float>(), points.data<float>(), B, N, C)
-                   : cuda::mean_pool_forward(ctx, points.data<float>(), pooled.data<float>(), B, N, C));
+          backward
+              ? cuda::mean_pool_backward(ctx, packed, rows.weight.data<float>(), pooled.data<float>(),
+                                         points.data<float>(), C)
+              : cuda::mean_pool_forward(ctx, points.data<float>(), packed, rows.weight.data<float>(),
+                                        pooled.data<float>(), C));
   }
 }
 }  // namespace
 
-void mean_pool_forward(Context& ctx, const Tensor& x, const Tensor& y) {
-  mean_pool_pass(ctx, "mean_pool", false, x, y);
+void mean_pool_forward(Context& ctx, const Tensor& x, const JetRows& rows, const Tensor& y) {
+  mean_pool_pass(ctx, "mean_pool", false, x, rows, y);
 }
 
-void mean_pool_backward(Context& ctx, const Tensor& dy, const Tensor& dx) {
-  mean_pool_pass(ctx, "mean_pool backward", true, dx, dy);
+void mean_pool_backward(Context& ctx, const JetRows& rows, const Tensor& dy, const Tensor& dx) {
+  mean_pool_pass(ctx, "mean_pool backward", true, dx, rows, dy);
 }
 
-Var mean_pool(Tape& tape, const Var& x) {
+Var mean_pool(Tape& tape, const Var& x, const JetRows& rows) {
   Context& ctx = tape.ctx();
-  check_points_input("mean_pool", "input", x->value);
-  Tensor y = ctx.empty({x->value.dim(0), x->value.dim(2)}, x->value.dtype(), x->value.device());
-  mean_pool_forward(ctx, x->value, y);
+  check_rank("mean_pool", "input", x->value, 2);
+  Tensor y = ctx.empty({rows.jets, x->value.dim(1)}, x->value.dtype(), x->value.device());
+  mean_pool_forward(ctx, x->value, rows, y);
   Var out = tape.output(y, {&x});
   if (out->requires_grad)
-    tape.record("mean_pool", [&tape, x, out] { mean_pool_backward(tape.ctx(), tape.grad(out), tape.grad(x)); });
+    tape.record("mean_pool", [&tape, x, rows, out] {
+      mean_pool_backward(tape.ctx(), rows, tape.grad(out), tape.grad(x));
+    });
   return out;
 }
 

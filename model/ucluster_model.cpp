@@ -63,6 +63,7 @@ struct UClusterModel::Pass {
   BatchNormMode mode;
   Capture* capture;
   const ReplicaSum& bn_sync;
+  const JetRows& rows;
   ForwardOutput& out;
 
   Var param(const std::string& name) const { return param_var(store, name); }
@@ -84,11 +85,18 @@ struct UClusterModel::Pass {
     fail("UClusterModel: no layer named '", name, "'");
   }
 
-  // conv/fc -> (BN) -> (ReLU), with the bias before BN as in tf_util.conv2d (spec 2.1, 8 #13).
-  Var layer(const std::string& name, const Var& x) {
+  // conv -> (BN) -> (ReLU) on the packed rows (or their edges), with the bias before BN as in
+  // tf_util.conv2d (spec 2.1, 8 #13); the batch statistics weight each row by the reference points
+  // it stands for (engine/jet_rows.h).
+  Var layer(const std::string& name, const Var& x) { return layer(name, x, rows.weight); }
+
+  // fc -> (BN) -> (ReLU) on one row per jet.
+  Var jet_layer(const std::string& name, const Var& x) { return layer(name, x, Tensor()); }
+
+  Var layer(const std::string& name, const Var& x, const Tensor& row_weight) {
     const Scope scope(tape, name);
     const LayerSpec& l = spec(name);
-    return normalise(l, dense(tape, x, param(l.name + ".W"), l.bias ? param(l.name + ".b") : nullptr));
+    return normalise(l, dense(tape, x, param(l.name + ".W"), l.bias ? param(l.name + ".b") : nullptr), row_weight);
   }
 
   // A conv layer on the channel concatenation of `parts`, computed as the sum of each part's GEMM
@@ -114,7 +122,7 @@ struct UClusterModel::Pass {
     }
     UCLUSTER_CHECK(first == l.cin, "UClusterModel: the parts of ", l.name, " have ", first, " channels, the layer ",
                    l.cin);
-    return normalise(l, sum);
+    return normalise(l, sum, rows.weight);
   }
 
   // Rows [first, first + rows) of a [Cin, Cout] weight Var, value and gradient both views.
@@ -132,7 +140,7 @@ struct UClusterModel::Pass {
     const Scope scope(tape, name);
     const LayerSpec& l = spec(name);
     Var projected = dense(tape, h, param(l.name + ".W"), nullptr);
-    return normalise(l, bias_add(tape, edge_diff(tape, projected, idx), param(l.name + ".b")));
+    return normalise(l, bias_add(tape, edge_diff(tape, projected, idx, rows), param(l.name + ".b")), rows.weight);
   }
 
   // A BN layer's training-mode batch statistics: input of the moving-average update, and captured.
@@ -143,12 +151,13 @@ struct UClusterModel::Pass {
   }
 
   // Batch norm (training or inference mode) and ReLU, as the layer table says; a ReLU after a batch
-  // norm is fused into it (kernels/batch_norm.h).
-  Var normalise(const LayerSpec& l, Var y) {
+  // norm is fused into it (kernels/batch_norm.h). row_weight: the packed rows' weights for the
+  // training statistics of a per-point or per-edge layer, undefined for a per-jet one.
+  Var normalise(const LayerSpec& l, Var y, const Tensor& row_weight) {
     if (l.batch_norm) {
       if (mode == BatchNormMode::Train) {
         BatchNormResult r = batch_norm_train(tape, y, param(l.name + ".bn_gamma"), param(l.name + ".bn_beta"),
-                                             kBatchNormEpsilon, bn_sync, l.relu);
+                                             kBatchNormEpsilon, bn_sync, l.relu, row_weight);
         record_batch_stats(l.name, r.batch_mean, r.batch_var);
         return r.y;
       }
@@ -169,16 +178,20 @@ struct UClusterModel::Pass {
     return model.edge_path_ == EdgePath::Fused ? fused_gap_block(prefix, h, idx) : unfused_gap_block(prefix, h, idx);
   }
 
+  // The attention ops work row by row: the packed rows go in as one "jet" [1, R, ...].
   GapOutput unfused_gap_block(const std::string& prefix, const Var& h, const Tensor& idx) {
-    const std::int64_t b = h->value.dim(0), n = h->value.dim(1), k = idx.dim(2);
+    const std::int64_t r = h->value.dim(0), k = idx.dim(1);
     Var s = layer(prefix + "_newfea", h);
     Var y = edge_layer(prefix + "_edge", h, idx);
-    Var a = reshape(tape, layer(prefix + "_selfatt", s), {b, n});
-    Var c = reshape(tape, layer(prefix + "_neibatt", y), {b, n, k});
+    Var a = reshape(tape, layer(prefix + "_selfatt", s), {1, r});
+    Var c = reshape(tape, layer(prefix + "_neibatt", y), {1, r, k});
     const Scope scope(tape, prefix + "_attention");
     Var alpha = attention_softmax(tape, a, c, kAttentionLeakySlope);
-    Var o = relu(tape, attention_aggregate(tape, alpha, y, param(prefix + "_out.b")));
-    Var g = neighbour_max(tape, y);
+    Var y_rows = reshape(tape, y, {1, r, k, y->value.dim(2)});
+    Var o = reshape(tape, relu(tape, attention_aggregate(tape, alpha, y_rows, param(prefix + "_out.b"))),
+                    {r, y->value.dim(2)});
+    Var g = reshape(tape, neighbour_max(tape, y_rows), {r, y->value.dim(2)});
+    alpha = reshape(tape, alpha, {r, k});
     keep(prefix + ".y", y->value);
     keep_gap(prefix, s, a, c, alpha, o, g);
     return {o, g};
@@ -190,14 +203,14 @@ struct UClusterModel::Pass {
   // the projected points instead of storing it. The BN statistics are taken in layer order, as
   // in the unfused block.
   GapOutput fused_gap_block(const std::string& prefix, const Var& h, const Tensor& idx) {
-    const std::int64_t b = h->value.dim(0), n = h->value.dim(1), k = idx.dim(2);
+    const std::int64_t r = h->value.dim(0), k = idx.dim(1);
     Var s = layer(prefix + "_newfea", h);
     const LayerSpec& le = spec(prefix + "_edge");
     UCLUSTER_CHECK(le.bias && le.batch_norm && le.relu, "UClusterModel: the fused edge path needs ", le.name,
                    " with bias, batch norm and ReLU");
     EdgeLayerVars edge{nullptr, idx, param(le.name + ".b"), param(le.name + ".bn_gamma"),
                        param(le.name + ".bn_beta"), Tensor(), Tensor(), kBatchNormEpsilon,
-                       mode == BatchNormMode::Train};
+                       mode == BatchNormMode::Train, rows};
     {
       const Scope scope(tape, le.name);
       edge.projected = dense(tape, h, param(le.name + ".W"), nullptr);
@@ -205,41 +218,44 @@ struct UClusterModel::Pass {
       if (edge.batch_statistics) {
         edge.mean = tape.ctx().empty({le.cout}, p.dtype(), p.device());
         edge.var = tape.ctx().empty({le.cout}, p.dtype(), p.device());
-        edge_batch_statistics(tape.ctx(), p, idx, edge.bias->value, edge.mean, edge.var, bn_sync);
+        edge_batch_statistics(tape.ctx(), p, idx, rows, edge.bias->value, edge.mean, edge.var, bn_sync);
         record_batch_stats(le.name, edge.mean, edge.var);
       } else {
         edge.mean = store.buffer(le.name + ".bn_mean");
         edge.var = store.buffer(le.name + ".bn_var");
       }
       if (capture) {
-        Tensor y = tape.ctx().empty({b, n, k, le.cout}, p.dtype(), p.device());
+        Tensor y = tape.ctx().empty({r, k, le.cout}, p.dtype(), p.device());
         edge_layer_forward(tape.ctx(), EdgeLayer{p, idx, edge.bias->value, edge.gamma->value, edge.beta->value,
-                                                 edge.mean, edge.var, edge.eps},
+                                                 edge.mean, edge.var, edge.eps, rows},
                            y);
         keep(prefix + ".y", y);
       }
     }
-    Var a = reshape(tape, layer(prefix + "_selfatt", s), {b, n});
+    Var a = reshape(tape, layer(prefix + "_selfatt", s), {1, r});
     Var c;
     {
       const Scope scope(tape, prefix + "_neibatt");
       const LayerSpec& ln = spec(prefix + "_neibatt");
-      c = reshape(tape, normalise(ln, edge_score(tape, edge, param(ln.name + ".W"), param(ln.name + ".b"), bn_sync)),
-                  {b, n, k});
+      c = reshape(tape,
+                  normalise(ln, edge_score(tape, edge, param(ln.name + ".W"), param(ln.name + ".b"), bn_sync),
+                            rows.weight),
+                  {1, r, k});
     }
     const Scope scope(tape, prefix + "_attention");
-    Var alpha = attention_softmax(tape, a, c, kAttentionLeakySlope);
-    EdgeAggregateResult r = edge_aggregate(tape, edge, alpha, param(prefix + "_out.b"), bn_sync);
-    Var o = relu(tape, r.o);
-    keep_gap(prefix, s, a, c, alpha, o, r.g);
-    return {o, r.g};
+    Var alpha = reshape(tape, attention_softmax(tape, a, c, kAttentionLeakySlope), {r, k});
+    EdgeAggregateResult result = edge_aggregate(tape, edge, alpha, param(prefix + "_out.b"), bn_sync);
+    Var o = relu(tape, result.o);
+    keep_gap(prefix, s, a, c, alpha, o, result.g);
+    return {o, result.g};
   }
 
   void keep_gap(const std::string& prefix, const Var& s, const Var& a, const Var& c, const Var& alpha, const Var& o,
                 const Var& g) const {
+    const std::int64_t r = s->value.dim(0);
     keep(prefix + ".s", s->value);
-    keep(prefix + ".a", a->value);
-    keep(prefix + ".c", c->value);
+    keep(prefix + ".a", a->value.reshape({r}));
+    keep(prefix + ".c", c->value.reshape({r, c->value.numel() / r}));
     keep(prefix + ".alpha", alpha->value);
     keep(prefix + ".o", o->value);
     keep(prefix + ".g", g->value);
@@ -249,23 +265,32 @@ struct UClusterModel::Pass {
 ForwardOutput UClusterModel::forward(Tape& tape, const ParamStore& store, const Tensor& data, BatchNormMode mode,
                                      Capture* capture, const ReplicaSum& bn_sync) const {
   check_rank("UClusterModel::forward", "input", data, 3);
-  UCLUSTER_CHECK(data.dim(2) == dims_.num_features, "UClusterModel::forward: input ", data.describe(), " has ",
-                 data.dim(2), " features per particle, the model expects ", dims_.num_features);
-  UCLUSTER_CHECK(data.dim(1) >= dims_.k, "UClusterModel::forward: input ", data.describe(), " has ", data.dim(1),
-                 " particles per jet, fewer than k = ", dims_.k);
+  return forward(tape, store, pack_jets(tape.ctx(), data, data.device()), mode, capture, bn_sync);
+}
+
+ForwardOutput UClusterModel::forward(Tape& tape, const ParamStore& store, const JetBatch& batch, BatchNormMode mode,
+                                     Capture* capture, const ReplicaSum& bn_sync) const {
+  const Tensor& data = batch.points;
+  const JetRows& rows = batch.rows;
+  check_rank("UClusterModel::forward", "packed input", data, 2);
+  UCLUSTER_CHECK(data.dim(1) == dims_.num_features, "UClusterModel::forward: input ", data.describe(), " has ",
+                 data.dim(1), " features per particle, the model expects ", dims_.num_features);
+  UCLUSTER_CHECK(rows.slots >= dims_.k, "UClusterModel::forward: jets of ", rows.slots,
+                 " particles are fewer than k = ", dims_.k);
   Context& ctx = tape.ctx();
   ForwardOutput out;
-  Pass pass{*this, tape, store, mode, capture, bn_sync, out};
+  out.rows = rows;
+  Pass pass{*this, tape, store, mode, capture, bn_sync, rows, out};
   Var x = make_var(data);
 
   ScopedRange range("forward");
-  out.knn1 = knn_coordinates(ctx, data, dims_.k);
+  out.knn1 = knn_coordinates(ctx, data, rows, dims_.k);
   pass.keep("knn1", out.knn1);
   const Pass::GapOutput gap0 = pass.gap_block("gap0", x, out.knn1);
   Var net01 = pass.layer("gapnet01", concat(tape, {x, gap0.o}));
   Var net02 = pass.layer("gapnet02", net01);
 
-  out.knn2 = knn_features(ctx, net02->value, dims_.k);
+  out.knn2 = knn_features(ctx, net02->value, rows, dims_.k);
   pass.keep("knn2", out.knn2);
   // The second block attends over net02 but concatenates the raw input x again (spec 2.3 notes).
   const Pass::GapOutput gap1 = pass.gap_block("gap1", net02, out.knn2);
@@ -273,10 +298,10 @@ ForwardOutput UClusterModel::forward(Tape& tape, const ParamStore& store, const 
   Var net12 = pass.layer("gapnet12", net11);
 
   Var agg = pass.layer_on_parts("agg", {net01, net02, net11, net12, gap0.g, gap1.g});
-  out.z = mean_pool(tape, agg);  // padding included (spec 8 #12)
-  Var fc1 = pass.layer("fc1", out.z);
-  Var fc2 = pass.layer("fc2", fc1);
-  out.logits = pass.layer("fc3", fc2);
+  out.z = mean_pool(tape, agg, rows);  // padding included (spec 8 #12): the padding row with its weight
+  Var fc1 = pass.jet_layer("fc1", out.z);
+  Var fc2 = pass.jet_layer("fc2", fc1);
+  out.logits = pass.jet_layer("fc3", fc2);
 
   for (const auto& [name, v] : {std::pair<const char*, const Var*>{"net01", &net01}, {"net02", &net02},
                                 {"net11", &net11}, {"net12", &net12}, {"agg", &agg}, {"z", &out.z},

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/autograd.h"
+#include "engine/jet_rows.h"
 #include "kernels/batch_norm.h"
 #include "model/layers.h"
 
@@ -24,9 +25,10 @@ struct BatchStats {
 };
 
 struct ForwardOutput {
-  Var z;        // [B, latent]: the embedding k-means works on
-  Var logits;   // [B, num_classes]
-  Tensor knn1;  // [B, N, k] int32, TF order
+  Var z;         // [B, latent]: the embedding k-means works on
+  Var logits;    // [B, num_classes]
+  JetRows rows;  // the packed rows every per-point tensor and capture is laid out in
+  Tensor knn1;   // [R, k] int32, absolute rows, TF order (kernels/knn.h; unpack_neighbours for [B, N, k])
   Tensor knn2;
   std::vector<BatchStats> batch_stats;  // training mode only, in layer order
 };
@@ -47,7 +49,8 @@ constexpr EdgePath kDefaultEdgePath = EdgePath::Unfused;
 EdgePath resolve_edge_path(const std::string& request);
 const char* edge_path_name(EdgePath path);
 
-// Named intermediate tensors ("gap0.y", "net02", "knn1", "agg", ...), filled when requested.
+// Named intermediate tensors ("gap0.y", "net02", "knn1", "agg", ...), filled when requested; per-point
+// ones in packed rows [R, ...] (engine/jet_rows.h's unpack_rows gives the reference's [B, N, ...]).
 using Capture = std::map<std::string, Tensor>;
 
 class UClusterModel {
@@ -64,9 +67,15 @@ class UClusterModel {
   // centroids 0, as the reference initialises them (spec 2.1).
   void initialise(Context& ctx, const ParamStore& store, Rng& rng) const;
 
-  // data: [B, N, F] float. Training mode uses batch statistics; inference mode the moving ones.
-  // bn_sync (training mode): batch statistics over the jets of every replica of a data-parallel
-  // job (synchronised batch norm); empty: this batch's jets only.
+  // batch: the jets as packed rows (engine/jet_rows.h): every jet costs its real particles plus one
+  // row for all its padding (shared/design/padding-compression.md). Training mode uses batch
+  // statistics; inference mode the moving ones. bn_sync (training mode): batch statistics over
+  // the jets of every replica of a data-parallel job (synchronised batch norm); empty: this
+  // batch's jets only.
+  ForwardOutput forward(Tape& tape, const ParamStore& store, const JetBatch& batch, BatchNormMode mode,
+                        Capture* capture = nullptr, const ReplicaSum& bn_sync = {}) const;
+  // The same for jets [B, N, F] as stored (padding included): packs them first (pack_jets, which
+  // reads them on the host).
   ForwardOutput forward(Tape& tape, const ParamStore& store, const Tensor& data, BatchNormMode mode,
                         Capture* capture = nullptr, const ReplicaSum& bn_sync = {}) const;
 

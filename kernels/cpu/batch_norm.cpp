@@ -15,6 +15,15 @@ using Doubles = std::vector<double>;
 
 Doubles doubles(std::int64_t n) { return Doubles(static_cast<std::size_t>(n)); }
 
+// The rows the statistics run over: the sum of the row weights (in row order), or the row count.
+template <typename T>
+double weighted_rows(const RowWeights<T>& weights, std::int64_t rows) {
+  if (!weights.weight) return double(rows);
+  double m = 0.0;
+  for (std::int64_t r = 0; r < rows; r += weights.repeat) m += weights.of(r) * double(weights.repeat);
+  return m;
+}
+
 // dbeta += s_dy, dgamma += s_dy_xhat, where the sums run over rows in double.
 template <typename T>
 void add_parameter_grads(const double* s_dy, const double* s_dy_xhat, T* dgamma, T* dbeta, std::int64_t channels) {
@@ -71,12 +80,13 @@ void normalise(bool relu, const T* x, const T* gamma, const T* beta, const M* me
 template <typename T>
 void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T* batch_mean, T* batch_var,
                               T* inv_std, std::int64_t rows, std::int64_t channels, double eps,
-                              const ReplicaSum& sync, bool relu) {
+                              const ReplicaSum& sync, bool relu, RowWeights<T> weights) {
   const std::int64_t C = channels;
-  // mean holds the C column sums and, for the sync call, the row count after them.
+  // mean holds the C column sums and, for the sync call, the (weighted) row count after them.
   Doubles mean = doubles(C + 1), var = doubles(C), inv = doubles(C);
-  column_sums(rows, C, [&](std::int64_t r, std::int64_t c) { return double(x[r * C + c]); }, mean.data());
-  mean[C] = double(rows);
+  column_sums(
+      rows, C, [&](std::int64_t r, std::int64_t c) { return weights.of(r) * double(x[r * C + c]); }, mean.data());
+  mean[C] = weighted_rows(weights, rows);
   if (sync) {
     sync(mean.data(), C + 1);
     UCLUSTER_CHECK(mean[C] > 0, "batch_norm (training): no rows on any replica to take batch statistics over");
@@ -86,7 +96,10 @@ void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T
   // Two-pass biased variance, spec 2.1 (tf.nn.moments: mean of squared differences from the mean);
   // with sync, around the global mean.
   column_sums(
-      rows, C, [&](std::int64_t r, std::int64_t c) { return bn_math::centered_square(double(x[r * C + c]), mean[c]); },
+      rows, C,
+      [&](std::int64_t r, std::int64_t c) {
+        return weights.of(r) * bn_math::centered_square(double(x[r * C + c]), mean[c]);
+      },
       var.data());
   if (sync) sync(var.data(), C);
   for (std::int64_t c = 0; c < C; ++c) {
@@ -103,7 +116,7 @@ namespace {
 template <bool kRelu, typename T>
 void train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy, T* dx,
                     T* dgamma, T* dbeta, std::int64_t rows, std::int64_t C, const ReplicaSum& sync,
-                    const T* relu_output) {
+                    const T* relu_output, RowWeights<T> weights) {
   // dy through the ReLU, in double.
   auto g = [&](std::int64_t r, std::int64_t c) {
     return double(grad_through_relu<kRelu>(relu_output, dy, r * C + c));
@@ -119,7 +132,7 @@ void train_backward(const T* x, const T* gamma, const T* batch_mean, const T* in
   column_sums(rows, C, [&](std::int64_t r, std::int64_t c) { return g(r, c) * xhat(r, c); }, s_dy_xhat);
   // Local: the data-parallel gradient all-reduce averages the parameter gradients later.
   add_parameter_grads(s_dy, s_dy_xhat, dgamma, dbeta, C);
-  sums[2 * C] = double(rows);
+  sums[2 * C] = weighted_rows(weights, rows);
   if (sync) sync(sums.data(), 2 * C + 1);
   if (!dx) return;
   const double m = sums[2 * C];
@@ -127,17 +140,18 @@ void train_backward(const T* x, const T* gamma, const T* batch_mean, const T* in
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < C; ++c)
       dx[r * C + c] += static_cast<T>(bn_math::train_input_grad(double(gamma[c]), double(inv_std[c]), m, g(r, c),
-                                                                s_dy[c], xhat(r, c), s_dy_xhat[c]));
+                                                                s_dy[c], xhat(r, c), s_dy_xhat[c], weights.of(r)));
 }
 }  // namespace
 
 template <typename T>
 void batch_norm_train_backward(const T* x, const T* gamma, const T* batch_mean, const T* inv_std, const T* dy,
                                const BatchNormGradArgs<T>& grads, std::int64_t rows, std::int64_t channels,
-                               const ReplicaSum& sync) {
+                               const ReplicaSum& sync, RowWeights<T> weights) {
   const auto [dx, dgamma, dbeta, relu_output] = grads;
   with_relu(relu_output != nullptr, [&]<bool kRelu>() {
-    train_backward<kRelu>(x, gamma, batch_mean, inv_std, dy, dx, dgamma, dbeta, rows, channels, sync, relu_output);
+    train_backward<kRelu>(x, gamma, batch_mean, inv_std, dy, dx, dgamma, dbeta, rows, channels, sync, relu_output,
+                          weights);
   });
 }
 
@@ -199,10 +213,10 @@ void batch_norm_update_moving(T* moving_mean, T* moving_var, const T* batch_mean
 
 #define UCLUSTER_INSTANTIATE_BATCH_NORM(T)                                                                            \
   template void batch_norm_train_forward<T>(const T*, const T*, const T*, T*, T*, T*, T*, std::int64_t, std::int64_t, \
-                                            double, const ReplicaSum&, bool);                                         \
+                                            double, const ReplicaSum&, bool, RowWeights<T>);                          \
   template void batch_norm_train_backward<T>(const T*, const T*, const T*, const T*, const T*,                        \
                                              const BatchNormGradArgs<T>&, std::int64_t, std::int64_t,                 \
-                                             const ReplicaSum&);                                                      \
+                                             const ReplicaSum&, RowWeights<T>);                                       \
   template void batch_norm_inference_forward<T>(const T*, const T*, const T*, const T*, const T*, T*, std::int64_t,   \
                                                 std::int64_t, double, bool);                                          \
   template void batch_norm_inference_backward<T>(const T*, const T*, const T*, const T*, const T*,                    \

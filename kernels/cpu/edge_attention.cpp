@@ -27,19 +27,32 @@ void sum_over_jets(std::int64_t batch, std::int64_t width, F&& jet_sums, double*
     for (std::int64_t c = 0; c < width; ++c) out[c] += partial[b * width + c];
 }
 
-// Walks the edges of jet b: visit(e, row_i, p_i, p_j) with e the edge number, row_i = b n + i and
-// p_i, p_j the projected features of the point and of its neighbour.
+// Walks the edges of jet b: visit(e, row_i, p_i, p_j) with e the edge number, row_i the point's
+// row and p_i, p_j the projected features of the point and of its neighbour.
 template <typename T, typename F>
 void for_each_edge(const EdgeLayerArgs<T>& a, std::int64_t b, F&& visit) {
   const std::int64_t C = a.channels;
-  for (std::int64_t i = 0; i < a.n; ++i) {
-    const std::int64_t row = b * a.n + i;
+  for (std::int64_t row = a.offsets[b]; row < a.offsets[b + 1]; ++row) {
     const T* p_i = a.projected + row * C;
     for (std::int64_t j = 0; j < a.k; ++j) {
       const std::int64_t e = row * a.k + j;
-      visit(e, row, p_i, a.projected + (b * a.n + a.idx[e]) * C);
+      visit(e, row, p_i, a.projected + std::int64_t(a.idx[e]) * C);
     }
   }
+}
+
+// How many reference points row r stands for (engine/jet_rows.h): its edges count that often.
+template <typename T>
+T weight_of(const EdgeLayerArgs<T>& a, std::int64_t row) {
+  return a.weight ? a.weight[row] : T(1);
+}
+
+// The edges the statistics run over: k times the sum of the row weights.
+template <typename T>
+double weighted_edges(const EdgeLayerArgs<T>& a) {
+  double m = 0.0;
+  for (std::int64_t r = 0; r < a.rows; ++r) m += double(weight_of(a, r));
+  return m * double(a.k);
 }
 
 template <typename T>
@@ -69,7 +82,7 @@ struct RecomputedEdge {
 template <typename T, typename DY, typename Extra>
 void edge_layer_backward(const EdgeLayerArgs<T>& a, const EdgeLayerGradArgs<T>& grads, DY&& dy, Extra&& extra,
                          std::int64_t extra_width, double* extra_sums, const ReplicaSum& sync) {
-  const std::int64_t C = a.channels, rows = a.batch * a.n * a.k;
+  const std::int64_t C = a.channels;
   const std::vector<T> inv = inverse_std(a);
   // x_hat, y and dy_hat (dy through the ReLU) of edge e in channel c: the same bits in both passes.
   auto recompute = [&](std::int64_t e, std::int64_t row, std::int64_t c, const T* p_i, const T* p_j) {
@@ -81,7 +94,7 @@ void edge_layer_backward(const EdgeLayerArgs<T>& a, const EdgeLayerGradArgs<T>& 
   // sums = [S1 (C), S2 (C), extra (extra_width)]; the sync buffer is [S1, S2, rows].
   Doubles sums(static_cast<std::size_t>(2 * C + extra_width));
   sum_over_jets(
-      a.batch, 2 * C + extra_width,
+      a.jets, 2 * C + extra_width,
       [&](std::int64_t b, double* p) {
         std::vector<T> y_e(static_cast<std::size_t>(C));
         for_each_edge(a, b, [&](std::int64_t e, std::int64_t row, const T* p_i, const T* p_j) {
@@ -102,13 +115,14 @@ void edge_layer_backward(const EdgeLayerArgs<T>& a, const EdgeLayerGradArgs<T>& 
     if (grads.dgamma) grads.dgamma[c] += static_cast<T>(sums[C + c]);
   }
   Doubles global(sums.begin(), sums.begin() + 2 * C);
-  global.push_back(double(rows));
+  global.push_back(weighted_edges(a));
   if (grads.batch_statistics && sync) {
     sync(global.data(), 2 * C + 1);
     UCLUSTER_CHECK(global[2 * C] > 0, "edge_attention backward: no edges on any replica");
   }
   if (!grads.dprojected && !grads.dbias) return;
-  // de = scale (dy_hat - mean_dy - x_hat mean_dy_x_hat) with the batch statistics, scale dy_hat without.
+  // de = scale (dy_hat - w mean_dy - w x_hat mean_dy_x_hat) with the batch statistics (w the row's
+  // weight, kernels/edge_attention.h), scale dy_hat without.
   std::vector<T> scale(static_cast<std::size_t>(C)), mean_dy(scale.size(), T(0)), mean_dyx(scale.size(), T(0));
   for (std::int64_t c = 0; c < C; ++c) {
     scale[c] = a.gamma[c] * inv[c];
@@ -119,19 +133,20 @@ void edge_layer_backward(const EdgeLayerArgs<T>& a, const EdgeLayerGradArgs<T>& 
   }
   Doubles dbias(static_cast<std::size_t>(C));
   sum_over_jets(
-      a.batch, C,
+      a.jets, C,
       [&](std::int64_t b, double* p) {
         std::vector<T> de(static_cast<std::size_t>(C));
         for_each_edge(a, b, [&](std::int64_t e, std::int64_t row, const T* p_i, const T* p_j) {
+          const T w = grads.batch_statistics ? weight_of(a, row) : T(1);
           for (std::int64_t c = 0; c < C; ++c) {
             const RecomputedEdge<T> r = recompute(e, row, c, p_i, p_j);
-            de[c] = scale[c] * (r.dy_hat - mean_dy[c] - r.x_hat * mean_dyx[c]);
+            de[c] = scale[c] * (r.dy_hat - w * mean_dy[c] - w * (r.x_hat * mean_dyx[c]));
             p[c] += double(de[c]);
           }
           // e_ij = P_i - P_j + b: the point gets +de, its neighbour -de (both rows are this jet's).
           if (grads.dprojected) {
             T* d_i = grads.dprojected + row * C;
-            T* d_j = grads.dprojected + (b * a.n + a.idx[e]) * C;
+            T* d_j = grads.dprojected + std::int64_t(a.idx[e]) * C;
             for (std::int64_t c = 0; c < C; ++c) {
               d_i[c] += de[c];
               d_j[c] -= de[c];
@@ -151,14 +166,15 @@ void edge_batch_statistics(const EdgeLayerArgs<T>& a, T* batch_mean, T* batch_va
   const std::int64_t C = a.channels;
   Doubles mean(static_cast<std::size_t>(C + 1)), var(static_cast<std::size_t>(C));
   sum_over_jets(
-      a.batch, C,
+      a.jets, C,
       [&](std::int64_t b, double* p) {
-        for_each_edge(a, b, [&](std::int64_t, std::int64_t, const T* p_i, const T* p_j) {
-          for (std::int64_t c = 0; c < C; ++c) p[c] += double(edge_value(p_i[c], p_j[c], a.bias[c]));
+        for_each_edge(a, b, [&](std::int64_t, std::int64_t row, const T* p_i, const T* p_j) {
+          const double w = double(weight_of(a, row));
+          for (std::int64_t c = 0; c < C; ++c) p[c] += w * double(edge_value(p_i[c], p_j[c], a.bias[c]));
         });
       },
       mean.data());
-  mean[C] = double(a.batch * a.n * a.k);
+  mean[C] = weighted_edges(a);
   if (sync) sync(mean.data(), C + 1);
   UCLUSTER_CHECK(mean[C] > 0, "edge_batch_statistics: no edges", sync ? " on any replica" : "",
                  " to take batch statistics over");
@@ -166,12 +182,13 @@ void edge_batch_statistics(const EdgeLayerArgs<T>& a, T* batch_mean, T* batch_va
   for (std::int64_t c = 0; c < C; ++c) mean[c] /= m;
   // Two-pass biased variance around the (global) mean, spec 2.1.
   sum_over_jets(
-      a.batch, C,
+      a.jets, C,
       [&](std::int64_t b, double* p) {
-        for_each_edge(a, b, [&](std::int64_t, std::int64_t, const T* p_i, const T* p_j) {
+        for_each_edge(a, b, [&](std::int64_t, std::int64_t row, const T* p_i, const T* p_j) {
+          const double w = double(weight_of(a, row));
           for (std::int64_t c = 0; c < C; ++c) {
             const double d = double(edge_value(p_i[c], p_j[c], a.bias[c])) - mean[c];
-            p[c] += d * d;
+            p[c] += w * (d * d);
           }
         });
       },
@@ -186,8 +203,8 @@ void edge_batch_statistics(const EdgeLayerArgs<T>& a, T* batch_mean, T* batch_va
 template <typename T>
 void edge_layer_forward(const EdgeLayerArgs<T>& a, T* y) {
   const std::vector<T> inv = inverse_std(a);
-#pragma omp parallel for schedule(static) if(a.batch > 1)
-  for (std::int64_t b = 0; b < a.batch; ++b)
+#pragma omp parallel for schedule(static) if(a.jets > 1)
+  for (std::int64_t b = 0; b < a.jets; ++b)
     for_each_edge(a, b, [&](std::int64_t e, std::int64_t, const T* p_i, const T* p_j) {
       edge_y(a, inv.data(), p_i, p_j, y + e * a.channels);
     });
@@ -196,8 +213,8 @@ void edge_layer_forward(const EdgeLayerArgs<T>& a, T* y) {
 template <typename T>
 void edge_score_forward(const EdgeLayerArgs<T>& a, const T* w, const T* w_bias, T* score) {
   const std::vector<T> inv = inverse_std(a);
-#pragma omp parallel for schedule(static) if(a.batch > 1)
-  for (std::int64_t b = 0; b < a.batch; ++b) {
+#pragma omp parallel for schedule(static) if(a.jets > 1)
+  for (std::int64_t b = 0; b < a.jets; ++b) {
     std::vector<T> y_e(static_cast<std::size_t>(a.channels));
     for_each_edge(a, b, [&](std::int64_t e, std::int64_t, const T* p_i, const T* p_j) {
       edge_y(a, inv.data(), p_i, p_j, y_e.data());
@@ -231,8 +248,8 @@ template <typename T>
 void edge_aggregate_forward(const EdgeLayerArgs<T>& a, const T* alpha, const T* out_bias, T* o, T* g) {
   const std::int64_t C = a.channels;
   const std::vector<T> inv = inverse_std(a);
-#pragma omp parallel for schedule(static) if(a.batch > 1)
-  for (std::int64_t b = 0; b < a.batch; ++b) {
+#pragma omp parallel for schedule(static) if(a.jets > 1)
+  for (std::int64_t b = 0; b < a.jets; ++b) {
     std::vector<T> y_e(static_cast<std::size_t>(C));
     for_each_edge(a, b, [&](std::int64_t e, std::int64_t row, const T* p_i, const T* p_j) {
       edge_y(a, inv.data(), p_i, p_j, y_e.data());
@@ -259,10 +276,10 @@ void edge_aggregate_backward(const EdgeLayerArgs<T>& a, const EdgeLayerGradArgs<
   std::vector<T> share;
   if (dg) {
     const std::vector<T> inv = inverse_std(a);
-    share.assign(static_cast<std::size_t>(a.batch * a.n * C), T(0));
+    share.assign(static_cast<std::size_t>(a.rows * C), T(0));
     std::vector<std::int32_t> ties(share.size(), 0);
-#pragma omp parallel for schedule(static) if(a.batch > 1)
-    for (std::int64_t b = 0; b < a.batch; ++b) {
+#pragma omp parallel for schedule(static) if(a.jets > 1)
+    for (std::int64_t b = 0; b < a.jets; ++b) {
       std::vector<T> y_e(static_cast<std::size_t>(C));
       for_each_edge(a, b, [&](std::int64_t e, std::int64_t row, const T* p_i, const T* p_j) {
         edge_y(a, inv.data(), p_i, p_j, y_e.data());
@@ -290,10 +307,10 @@ void edge_aggregate_backward(const EdgeLayerArgs<T>& a, const EdgeLayerGradArgs<
   if (dout_bias && dout) {
     Doubles sums(static_cast<std::size_t>(C));
     sum_over_jets(
-        a.batch, C,
+        a.jets, C,
         [&](std::int64_t b, double* p) {
-          for (std::int64_t i = 0; i < a.n; ++i)
-            for (std::int64_t c = 0; c < C; ++c) p[c] += double(dout[(b * a.n + i) * C + c]);
+          for (std::int64_t row = a.offsets[b]; row < a.offsets[b + 1]; ++row)
+            for (std::int64_t c = 0; c < C; ++c) p[c] += double(dout[row * C + c]);
         },
         sums.data());
     for (std::int64_t c = 0; c < C; ++c) dout_bias[c] += static_cast<T>(sums[c]);

@@ -20,71 +20,98 @@ namespace ucluster::cpu {
 
 namespace {
 
-// Writes the k smallest entries of dist (ascending, ties -> lower index) to out. This is the order
-// of TF's top_k on -D (spec 2.2). NaN distances sort last (as +inf, then by index) so that the
-// comparison stays a strict weak order.
+// Writes row i's k nearest of its jet to out, as absolute rows: the jet's rows sorted by
+// (distance, row), which is TF's top_k order on -D (spec 2.2), a padding row (local index
+// `padding`, -1 if none) filling up to `copies` consecutive places (kernels/knn.h). NaN distances
+// sort last (as +inf, then by index) so that the comparison stays a strict weak order.
 template <typename T>
-void select_row(const T* dist, std::int64_t n, std::int64_t k, std::int32_t* out, std::vector<std::int32_t>& order) {
+void select_row(const T* dist, std::int64_t n, std::int64_t padding, std::int64_t copies, std::int64_t k,
+                std::int32_t first, std::int32_t* out, std::vector<std::int32_t>& order) {
   order.resize(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   auto key = [dist](std::int32_t j) {
     const T d = dist[j];
     return std::isnan(d) ? std::numeric_limits<T>::infinity() : d;
   };
-  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](std::int32_t a, std::int32_t b) {
+  auto less = [&](std::int32_t a, std::int32_t b) {
     const T da = key(a), db = key(b);
     return da < db || (da == db && a < b);
-  });
-  std::copy(order.begin(), order.begin() + k, out);
+  };
+  // At most k candidates are needed, fewer when the padding row among them takes several places.
+  const std::int64_t needed = std::min(n, k);
+  std::partial_sort(order.begin(), order.begin() + needed, order.end(), less);
+  std::int64_t placed = 0;
+  for (std::int64_t q = 0; q < needed && placed < k; ++q) {
+    const std::int32_t j = order[q];
+    const std::int64_t times = j == padding ? std::min(copies, k - placed) : 1;
+    for (std::int64_t t = 0; t < times; ++t) out[placed++] = first + j;
+  }
+}
+
+// The jet's rows: first row, row count, the padding row's local index (-1 without) and the number
+// of padded points it stands for.
+struct Jet {
+  std::int32_t first;
+  std::int64_t n, padding, copies;
+};
+
+Jet jet_of(const PackedRows& rows, std::int64_t b) {
+  const std::int32_t first = rows.offsets[b];
+  const std::int64_t real = rows.real[b];
+  const bool padded = real < rows.slots;
+  return {first, rows.offsets[b + 1] - first, padded ? real : -1, padded ? rows.slots - real : 0};
 }
 
 }  // namespace
 
 template <typename T>
-void knn_coordinates(const T* x, std::int32_t* idx, std::int64_t batch, std::int64_t n, std::int64_t features,
-                     std::int64_t k) {
+void knn_coordinates(const T* x, const PackedRows& rows, std::int32_t* idx, std::int64_t features, std::int64_t k) {
   const T penalty = T(kKnnPaddingPenalty);
-#pragma omp parallel if(parallel_worth(batch * n * n))
+  const std::int64_t mean_rows = rows.jets > 0 ? rows.rows / rows.jets : 0;
+#pragma omp parallel if(parallel_worth(rows.rows * mean_rows))
   {
-    std::vector<T> sq(static_cast<std::size_t>(n)), pen(sq.size()), dist(sq.size());
+    std::vector<T> sq(static_cast<std::size_t>(rows.max_jet_rows)), pen(sq.size()), dist(sq.size());
     std::vector<std::int32_t> order;
-#pragma omp for schedule(static)
-    for (std::int64_t b = 0; b < batch; ++b) {
-      const T* xb = x + b * n * features;
-      for (std::int64_t j = 0; j < n; ++j) {
+#pragma omp for schedule(dynamic, 8)
+    for (std::int64_t b = 0; b < rows.jets; ++b) {
+      const Jet jet = jet_of(rows, b);
+      const T* xb = x + std::int64_t(jet.first) * features;
+      for (std::int64_t j = 0; j < jet.n; ++j) {
         const T* p = xb + j * features;
         sq[j] = knn_math::coordinate_square(p);
         // Padding flag: feature 2 (log pT/pT_jet) exactly 0 (spec 2.2, 8 #11).
         pen[j] = p[2] == T(0) ? penalty : T(0);
       }
-      for (std::int64_t i = 0; i < n; ++i) {
+      for (std::int64_t i = 0; i < jet.n; ++i) {
         const T* pi = xb + i * features;
-        for (std::int64_t j = 0; j < n; ++j)
+        for (std::int64_t j = 0; j < jet.n; ++j)
           dist[j] = knn_math::coordinate_distance(pi, xb + j * features, sq[i], sq[j], pen[i], pen[j]);
-        select_row(dist.data(), n, k, idx + (b * n + i) * k, order);
+        select_row(dist.data(), jet.n, jet.padding, jet.copies, k, jet.first, idx + (jet.first + i) * k, order);
       }
     }
   }
 }
 
 template <typename T>
-void knn_features(const T* h, std::int32_t* idx, std::int64_t batch, std::int64_t n, std::int64_t channels,
-                  std::int64_t k) {
-#pragma omp parallel if(parallel_worth(batch * n * n * channels))
+void knn_features(const T* h, const PackedRows& rows, std::int32_t* idx, std::int64_t channels, std::int64_t k) {
+  const std::int64_t mean_rows = rows.jets > 0 ? rows.rows / rows.jets : 0;
+#pragma omp parallel if(parallel_worth(rows.rows * mean_rows * channels))
   {
-    std::vector<T> ht(static_cast<std::size_t>(channels * n)), sq(static_cast<std::size_t>(n)), acc(sq.size()),
-        dist(sq.size());
+    const std::size_t most = static_cast<std::size_t>(rows.max_jet_rows);
+    std::vector<T> ht(static_cast<std::size_t>(channels) * most), sq(most), acc(most), dist(most);
     std::vector<std::int32_t> order;
-#pragma omp for schedule(static)
-    for (std::int64_t b = 0; b < batch; ++b) {
-      const T* hb = h + b * n * channels;
+#pragma omp for schedule(dynamic, 8)
+    for (std::int64_t b = 0; b < rows.jets; ++b) {
+      const Jet jet = jet_of(rows, b);
+      const std::int64_t n = jet.n;
+      const T* hb = h + std::int64_t(jet.first) * channels;
       for (std::int64_t j = 0; j < n; ++j)
         for (std::int64_t c = 0; c < channels; ++c) ht[c * n + j] = hb[j * channels + c];
       for (std::int64_t j = 0; j < n; ++j) sq[j] = knn_math::feature_square(hb + j * channels, channels);
       for (std::int64_t i = 0; i < n; ++i) {
         // <h_i, h_j> for all j: each entry is a sequential sum over c (the order of a plain GEMM
         // inner loop); the loop over j vectorises without changing any rounding.
-        std::fill(acc.begin(), acc.end(), T(0));
+        std::fill(acc.begin(), acc.begin() + n, T(0));
         for (std::int64_t c = 0; c < channels; ++c) {
           const T hic = hb[i * channels + c];
           const T* row = ht.data() + c * n;
@@ -94,19 +121,15 @@ void knn_features(const T* h, std::int32_t* idx, std::int64_t batch, std::int64_
           }
         }
         for (std::int64_t j = 0; j < n; ++j) dist[j] = knn_math::feature_distance(sq[i], acc[j], sq[j]);
-        select_row(dist.data(), n, k, idx + (b * n + i) * k, order);
+        select_row(dist.data(), n, jet.padding, jet.copies, k, jet.first, idx + (jet.first + i) * k, order);
       }
     }
   }
 }
 
-template void knn_coordinates<float>(const float*, std::int32_t*, std::int64_t, std::int64_t, std::int64_t,
-                                     std::int64_t);
-template void knn_coordinates<double>(const double*, std::int32_t*, std::int64_t, std::int64_t, std::int64_t,
-                                      std::int64_t);
-template void knn_features<float>(const float*, std::int32_t*, std::int64_t, std::int64_t, std::int64_t,
-                                  std::int64_t);
-template void knn_features<double>(const double*, std::int32_t*, std::int64_t, std::int64_t, std::int64_t,
-                                   std::int64_t);
+template void knn_coordinates<float>(const float*, const PackedRows&, std::int32_t*, std::int64_t, std::int64_t);
+template void knn_coordinates<double>(const double*, const PackedRows&, std::int32_t*, std::int64_t, std::int64_t);
+template void knn_features<float>(const float*, const PackedRows&, std::int32_t*, std::int64_t, std::int64_t);
+template void knn_features<double>(const double*, const PackedRows&, std::int32_t*, std::int64_t, std::int64_t);
 
 }  // namespace ucluster::cpu

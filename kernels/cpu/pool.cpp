@@ -6,31 +6,34 @@
 namespace ucluster::cpu {
 
 template <typename T>
-void mean_pool_forward(const T* x, T* y, std::int64_t batch, std::int64_t points, std::int64_t channels) {
+void mean_pool_forward(const T* x, const PackedRows& rows, const T* weight, T* y, std::int64_t channels) {
   const std::int64_t C = channels;
-#pragma omp parallel for schedule(static) if(parallel_worth(batch * points * channels))
-  for (std::int64_t b = 0; b < batch; ++b) {
+#pragma omp parallel for schedule(static) if(parallel_worth(rows.rows * channels))
+  for (std::int64_t b = 0; b < rows.jets; ++b) {
     std::vector<double> sums(static_cast<std::size_t>(C), 0.0);
-    const T* xb = x + b * points * C;
-    for (std::int64_t n = 0; n < points; ++n)
-      for (std::int64_t c = 0; c < C; ++c) sums[c] += double(xb[n * C + c]);
-    for (std::int64_t c = 0; c < C; ++c) y[b * C + c] = static_cast<T>(sums[c] / double(points));
+    for (std::int64_t r = rows.offsets[b]; r < rows.offsets[b + 1]; ++r) {
+      const double w = double(weight[r]);
+      for (std::int64_t c = 0; c < C; ++c) sums[c] += w * double(x[r * C + c]);
+    }
+    for (std::int64_t c = 0; c < C; ++c) y[b * C + c] = static_cast<T>(sums[c] / double(rows.slots));
   }
 }
 
 template <typename T>
-void mean_pool_backward(const T* dy, T* dx, std::int64_t batch, std::int64_t points, std::int64_t channels) {
+void mean_pool_backward(const PackedRows& rows, const T* weight, const T* dy, T* dx, std::int64_t channels) {
   const std::int64_t C = channels;
-  const T n_points = static_cast<T>(points);
-#pragma omp parallel for schedule(static) if(parallel_worth(batch * points * channels))
-  for (std::int64_t b = 0; b < batch; ++b)
-    for (std::int64_t n = 0; n < points; ++n)
-      for (std::int64_t c = 0; c < C; ++c) dx[(b * points + n) * C + c] += dy[b * C + c] / n_points;
+  const double slots = double(rows.slots);
+#pragma omp parallel for schedule(static) if(parallel_worth(rows.rows * channels))
+  for (std::int64_t b = 0; b < rows.jets; ++b)
+    for (std::int64_t r = rows.offsets[b]; r < rows.offsets[b + 1]; ++r) {
+      const double w = double(weight[r]);
+      for (std::int64_t c = 0; c < C; ++c) dx[r * C + c] += static_cast<T>(w * double(dy[b * C + c]) / slots);
+    }
 }
 
-template void mean_pool_forward<float>(const float*, float*, std::int64_t, std::int64_t, std::int64_t);
-template void mean_pool_forward<double>(const double*, double*, std::int64_t, std::int64_t, std::int64_t);
-template void mean_pool_backward<float>(const float*, float*, std::int64_t, std::int64_t, std::int64_t);
-template void mean_pool_backward<double>(const double*, double*, std::int64_t, std::int64_t, std::int64_t);
+template void mean_pool_forward<float>(const float*, const PackedRows&, const float*, float*, std::int64_t);
+template void mean_pool_forward<double>(const double*, const PackedRows&, const double*, double*, std::int64_t);
+template void mean_pool_backward<float>(const PackedRows&, const float*, const float*, float*, std::int64_t);
+template void mean_pool_backward<double>(const PackedRows&, const double*, const double*, double*, std::int64_t);
 
 }  // namespace ucluster::cpu
