@@ -4,8 +4,12 @@ namespace ucluster {
 
 TrainingStep::TrainingStep(Context& ctx, const model::UClusterModel& model, const ParamStore& store,
                            const Tensor& data, const Tensor& targets, StepSettings settings)
+    : TrainingStep(ctx, model, store, pack_jets(ctx, data, data.device()), targets, std::move(settings)) {}
+
+TrainingStep::TrainingStep(Context& ctx, const model::UClusterModel& model, const ParamStore& store,
+                           const JetBatch& jets, const Tensor& targets, StepSettings settings)
     : ctx_(ctx), model_(model), store_(store), settings_(std::move(settings)), tape_(ctx) {
-  output_ = model_.forward(tape_, store_, data, model::BatchNormMode::Train, settings_.capture, settings_.bn_sync);
+  output_ = model_.forward(tape_, store_, jets, model::BatchNormMode::Train, settings_.capture, settings_.bn_sync);
   losses_ = model::compute_losses(tape_, output_, param_var(store_, "mu"), targets, settings_.inverse_temperature,
                                   settings_.losses, settings_.joint);
 }

@@ -40,8 +40,11 @@ using GradientReduce = std::function<void(const Tensor& flat_grads)>;
 
 class TrainingStep {
  public:
-  // Runs the training-mode forward of `data` ([B, N, F]) and the losses against `targets` ([B]
-  // int32 mass bins). The references must outlive the step.
+  // Runs the training-mode forward of the jets (packed rows, engine/jet_rows.h) and the losses
+  // against `targets` ([B] int32 mass bins). The references must outlive the step.
+  TrainingStep(Context& ctx, const model::UClusterModel& model, const ParamStore& store, const JetBatch& jets,
+               const Tensor& targets, StepSettings settings);
+  // The same for jets [B, N, F] as stored (padding included), packed first.
   TrainingStep(Context& ctx, const model::UClusterModel& model, const ParamStore& store, const Tensor& data,
                const Tensor& targets, StepSettings settings);
   TrainingStep(const TrainingStep&) = delete;

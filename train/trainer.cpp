@@ -137,10 +137,10 @@ void Trainer::say(const std::string& message) const {
   if (comm_.rank() == 0) log_(message);
 }
 
-Tensor Trainer::batch_tensor(const Batch& b, Tensor& targets) {
+JetBatch Trainer::batch_jets(const Batch& b, Tensor& targets) {
   targets = ctx_.from_vector<std::int32_t>({b.size}, std::vector<std::int32_t>(b.target.begin(), b.target.begin() + b.size));
-  const std::vector<float> data(b.data.begin(), b.data.begin() + b.size * b.n_particles * b.n_features);
-  return ctx_.from_vector<float>({b.size, b.n_particles, b.n_features}, data);
+  // Packed rows (engine/jet_rows.h): only the real particles and one row per jet's padding travel.
+  return pack_jets(ctx_, b.data.data(), b.size, b.n_particles, b.n_features, ctx_.device());
 }
 
 std::string Trainer::last_good_checkpoint() const {
@@ -162,7 +162,7 @@ void Trainer::train_epoch(int epoch) {
     last_lr_ = schedules_.lr.at(global) * config_.lr_scale(comm_.size(), global);
     last_bn_decay_ = schedules_.bn_decay.at(global);
     Tensor targets;
-    Tensor data = batch_tensor(b, targets);
+    const JetBatch jets = batch_jets(b, targets);
     StepSettings settings;
     settings.inverse_temperature = alpha;
     settings.losses = config_.losses();
@@ -170,7 +170,7 @@ void Trainer::train_epoch(int epoch) {
     settings.learning_rate = last_lr_;
     settings.bn_decay = last_bn_decay_;
     settings.bn_sync = bn_sync_;
-    TrainingStep training_step(ctx_, model_, store_, data, targets, settings);
+    TrainingStep training_step(ctx_, model_, store_, jets, targets, settings);
     StepRecord step = StepRecord::of_batch(ctx_, training_step.losses(), b);
     step.all_reduce(comm_, ctx_);
     const double total = step.mean(StepRecord::kTotal);
@@ -216,9 +216,9 @@ PassStats Trainer::evaluate(int epoch) {
     StepRecord step;
     if (b.size > 0) {
       Tensor targets;
-      Tensor data = batch_tensor(b, targets);
+      const JetBatch jets = batch_jets(b, targets);
       Tape tape(ctx_, false);
-      model::ForwardOutput out = model_.forward(tape, store_, data, model::BatchNormMode::Inference);
+      model::ForwardOutput out = model_.forward(tape, store_, jets, model::BatchNormMode::Inference);
       model::Losses losses =
           model::compute_losses(tape, out, param_var(store_, "mu"), targets, alpha, config_.losses(), joint);
       const std::int64_t bad = model::host_outputs(ctx_, out, losses).first_non_finite_jet();

@@ -66,8 +66,8 @@ class Trainer {
   // The checkpoint a stopped run can be resumed from, or "none", for error messages.
   std::string last_good_checkpoint() const;
   void say(const std::string& message) const;  // rank 0's log
-  // The batch's jets as a [B, P, F] tensor on the context's device, and its mass-bin targets.
-  Tensor batch_tensor(const Batch& b, Tensor& targets);
+  // The batch's jets as packed rows on the context's device, and its mass-bin targets.
+  JetBatch batch_jets(const Batch& b, Tensor& targets);
 
   TrainConfig config_;
   Context& ctx_;

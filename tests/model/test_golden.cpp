@@ -253,16 +253,20 @@ TEST_P(Golden, InferenceIntermediatesLossesAndKnnSets) {
   model::ForwardOutput out = model_.forward(tape, store_, data_, BatchNormMode::Inference, &capture);
   model::Losses losses = model::compute_losses(tape, out, param_var(store_, "mu"), targets_, kInverseTemperature,
                                                kConfigB, true);
-  compare_knn("infer", out.knn1, out.knn2);
+  // The engine runs on packed rows (engine/jet_rows.h); the golden tensors are the reference's
+  // [B, N, ...]: every padded point is its jet's padding row.
+  const Tensor knn1 = unpack_neighbours(*ctx_, out.knn1, out.rows), knn2 = unpack_neighbours(*ctx_, out.knn2, out.rows);
+  compare_knn("infer", knn1, knn2);
   for (const char* block : {"gap0", "gap1"}) {
-    const Tensor& idx = std::string(block) == "gap0" ? out.knn1 : out.knn2;
+    const Tensor& idx = std::string(block) == "gap0" ? knn1 : knn2;
     for (const char* t : {".s", ".y", ".a", ".c", ".alpha", ".o", ".g"}) {
       const std::string name = std::string(block) + t;
-      compare("infer", name, capture.at(name), idx);
+      compare("infer", name, unpack_rows(*ctx_, capture.at(name), out.rows), idx);
     }
   }
-  for (const char* name : {"net01", "net02", "net11", "net12", "agg", "z", "fc1", "fc2", "logits"})
-    compare("infer", name, capture.at(name), Tensor());
+  for (const char* name : {"net01", "net02", "net11", "net12", "agg"})
+    compare("infer", name, unpack_rows(*ctx_, capture.at(name), out.rows), Tensor());
+  for (const char* name : {"z", "fc1", "fc2", "logits"}) compare("infer", name, capture.at(name), Tensor());
   compare("infer", "dist", losses.distances, Tensor());
   expect_close("infer/cluster", test::values(*ctx_, losses.assignment), ref("infer/cluster"), 0.0);
   compare_loss("infer/loss_focal", losses.focal);
@@ -275,10 +279,13 @@ TEST_P(Golden, TrainingForwardBatchStatisticsAndGradients) {
   const std::unique_ptr<TrainingStep> step = training_step(true, &capture);
   step->backward();
   const model::Losses& losses = step->losses();
-  compare_knn("train/fwd0", step->output().knn1, step->output().knn2);
+  const JetRows& rows = step->output().rows;
+  compare_knn("train/fwd0", unpack_neighbours(*ctx_, step->output().knn1, rows),
+              unpack_neighbours(*ctx_, step->output().knn2, rows));
   for (const auto& [name, t] : capture)
-    if (name.find(".batch_") != std::string::npos || name == "z" || name == "logits" || name == "net02")
+    if (name.find(".batch_") != std::string::npos || name == "z" || name == "logits")
       compare("train/fwd0", name, t, Tensor());
+  compare("train/fwd0", "net02", unpack_rows(*ctx_, capture.at("net02"), rows), Tensor());
   compare("train/fwd0", "dist", losses.distances, Tensor());
   compare_loss("train/fwd0/loss_focal", losses.focal);
   compare_loss("train/fwd0/loss_km", losses.kmeans);
