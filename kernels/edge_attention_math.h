@@ -36,6 +36,7 @@ struct EdgeLayerArgs {
   const T* weight = nullptr;
   double eps = 0;
   std::int64_t jets = 0, rows = 0, k = 0, channels = 0;
+  std::int64_t max_jet_rows = 0;  // the most rows one jet has (JetRows::max_jet_rows; sizes per-jet scratch)
 };
 
 // Raw gradient outputs (each may be nullptr; all accumulate with +=): dprojected [rows,
@@ -103,6 +104,16 @@ UCLUSTER_HOST_DEVICE inline T edge_x_hat(T p_i, T p_j, T bias, T mean, T inv_std
 template <typename T>
 UCLUSTER_HOST_DEVICE inline T edge_pre_relu(T x_hat, T gamma, T beta) {
   return add(mul(gamma, x_hat), beta);
+}
+
+// The training-mode gradient of e for one edge of a row of weight w (engine/jet_rows.h):
+// scale (dyh - w mdy - w (x_hat mdx)), scale = gamma inv_std, mdy = S1 / M and mdx = S2 / M with
+// the unweighted sums S1 = sum dyh, S2 = sum dyh x_hat and the weighted edge count M (the derivative
+// of the weighted statistics, kernels/batch_norm_math.h's train_input_grad). w = 1 gives the
+// unweighted form's bits (a multiply by 1 is exact).
+template <typename T>
+UCLUSTER_HOST_DEVICE inline T edge_train_grad(T scale, T dyh, T w, T mdy, T x_hat, T mdx) {
+  return mul(scale, sub(sub(dyh, mul(w, mdy)), mul(w, mul(x_hat, mdx))));
 }
 
 // ReLU as leaky_relu with slope 0 computes it: v above zero, else 0 * v (-0 for negative v, NaN

@@ -3,6 +3,15 @@
 // Per-channel sums over rows go through kernels/cuda/reduce.cuh's fixed two-stage reduction: same
 // inputs, same bits; no atomics. The sync buffers have the CPU body's layout and sizes: forward
 // [sum x (C), rows] then [sum (x - mean)^2 (C)], backward [sum dy (C), sum dy x_hat (C), rows].
+//
+// Row weights (packed rows, kernels/batch_norm_math.h's RowWeights): the training statistics weight
+// each row, and "rows" above becomes M = sum of the weights, summed on the device (integers: exact
+// in double in any order) so that nothing waits for the host. The unweighted forms are separate
+// instantiations (kWeighted false) with exactly the arithmetic of the unweighted op, so their bits
+// do not change (a multiply by a runtime weight of 1 would still change which operations the
+// compiler fuses into FMAs).
+#include <algorithm>
+
 #include "engine/context.h"
 #include "kernels/batch_norm_math.h"
 #include "kernels/cuda/batch_norm.h"
@@ -12,20 +21,38 @@
 namespace ucluster::cuda {
 
 namespace {
-// The terms summed over rows for channel c (column_sums).
+// The terms summed over rows for channel c (column_sums); weighted: each times its row's weight.
+template <bool kWeighted>
 struct MeanTerms {
   const float* x;
   std::int64_t C;
-  __device__ void operator()(std::int64_t r, std::int64_t c, double (&acc)[1]) const { acc[0] += x[r * C + c]; }
+  RowWeights<float> w;
+  __device__ void operator()(std::int64_t r, std::int64_t c, double (&acc)[1]) const {
+    if constexpr (kWeighted)
+      acc[0] += w.of(r) * double(x[r * C + c]);
+    else
+      acc[0] += x[r * C + c];
+  }
 };
 
+template <bool kWeighted>
 struct VarianceTerms {
   const float* x;
   const double* mean;
   std::int64_t C;
+  RowWeights<float> w;
   __device__ void operator()(std::int64_t r, std::int64_t c, double (&acc)[1]) const {
-    acc[0] += bn_math::centered_square(double(x[r * C + c]), mean[c]);
+    if constexpr (kWeighted)
+      acc[0] += w.of(r) * bn_math::centered_square(double(x[r * C + c]), mean[c]);
+    else
+      acc[0] += bn_math::centered_square(double(x[r * C + c]), mean[c]);
   }
+};
+
+// The weights of the rows, one column: their sum is the weighted row count M.
+struct WeightTerms {
+  RowWeights<float> w;
+  __device__ void operator()(std::int64_t r, std::int64_t, double (&acc)[1]) const { acc[0] += w.of(r); }
 };
 
 // dy taken through the ReLU that followed the batch norm (relu_output: its output, y > 0 exactly where
@@ -118,10 +145,13 @@ __global__ void add_parameter_grads_kernel(const double* sums, std::int64_t C, f
   if (dgamma) dgamma[c] += static_cast<float>(sums[C + c]);
 }
 
-// dx += gamma inv / M (M dy - sum dy - x_hat sum dy x_hat); M = *global_m when synced, else local_m.
+// dx += gamma inv / M (M dy - w sum dy - w x_hat sum dy x_hat), w the row's weight (weighted only);
+// M = *global_m when synced or weighted, else local_m.
+template <bool kWeighted>
 __global__ void train_input_grad_kernel(const float* x, const float* gamma, const float* mean, const float* inv_std,
                                         const float* dy, const float* relu_output, const double* sums, float* dx,
-                                        std::int64_t n, std::int64_t C, double local_m, const double* global_m) {
+                                        std::int64_t n, std::int64_t C, double local_m, const double* global_m,
+                                        RowWeights<float> w) {
   const double m = global_m ? *global_m : local_m;
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
@@ -129,7 +159,11 @@ __global__ void train_input_grad_kernel(const float* x, const float* gamma, cons
     const double inv = inv_std[c];
     const double xhat = bn_math::x_hat(double(x[i]), double(mean[c]), inv);
     const double g = through_relu(relu_output, dy, i);
-    dx[i] += static_cast<float>(bn_math::train_input_grad(double(gamma[c]), inv, m, g, sums[c], xhat, sums[C + c]));
+    if constexpr (kWeighted)
+      dx[i] += static_cast<float>(
+          bn_math::train_input_grad(double(gamma[c]), inv, m, g, sums[c], xhat, sums[C + c], w.of(i / C)));
+    else
+      dx[i] += static_cast<float>(bn_math::train_input_grad(double(gamma[c]), inv, m, g, sums[c], xhat, sums[C + c]));
   }
 }
 
@@ -151,31 +185,45 @@ __global__ void update_moving_kernel(float* moving_mean, float* moving_var, cons
   moving_mean[c] = bn_math::moving_average(moving_mean[c], batch_mean[c], one_minus_decay);
   moving_var[c] = bn_math::moving_average(moving_var[c], batch_var[c], one_minus_decay);
 }
+// M of weighted rows into *count (column_sums scratch: partial, at least slices_for(rows) doubles).
+void weighted_count(Context& ctx, RowWeights<float> w, std::int64_t rows, double* partial, double* count,
+                    const char* op) {
+  column_sums<1>(ctx, WeightTerms{w}, rows, 1, partial, count, op);
+}
 }  // namespace
 
 void batch_norm_train_forward(Context& ctx, const float* x, const float* gamma, const float* beta, float* y,
                               float* batch_mean, float* batch_var, float* inv_std, std::int64_t rows,
-                              std::int64_t channels, double eps, const ReplicaSum& sync, bool relu) {
+                              std::int64_t channels, double eps, const ReplicaSum& sync, bool relu,
+                              RowWeights<float> weights) {
   const std::int64_t C = channels;
   // With sync, a replica without rows (or channels) still makes its two sync calls.
   if (!sync && (rows == 0 || C == 0)) return;
+  const bool weighted = weights.weight != nullptr;
   // extra: sums [C], row count [1], squares [C], mean [C], inv [C]
-  Scratch<1> scratch(ctx, rows, C, 4 * C + 1);
+  Scratch<1> scratch(ctx, rows, std::max<std::int64_t>(C, 1), 4 * C + 1);
   double* sums = scratch.extra();
   double* count = sums + C;
   double* squares = count + 1;
   double* mean_d = squares + C;
   double* inv_d = mean_d + C;
-  const double* global_rows = sync ? count : nullptr;
+  // The row count in device memory when it is synced or weighted, else rows itself.
+  const double* global_rows = sync || weighted ? count : nullptr;
   const char* op = "batch_norm (training)";
-  column_sums<1>(ctx, MeanTerms{x, C}, rows, C, scratch.partial(), sums, op);
-  if (sync) {
-    store_count(ctx, count, rows, op);
-    sync(sums, C + 1);
+  if (weighted) {
+    column_sums<1>(ctx, MeanTerms<true>{x, C, weights}, rows, C, scratch.partial(), sums, op);
+    weighted_count(ctx, weights, rows, scratch.partial(), count, op);
+  } else {
+    column_sums<1>(ctx, MeanTerms<false>{x, C, weights}, rows, C, scratch.partial(), sums, op);
+    if (sync) store_count(ctx, count, rows, op);
   }
+  if (sync) sync(sums, C + 1);
   mean_kernel<<<grid_for(C, 128), 128, 0, stream(ctx)>>>(sums, rows, global_rows, C, mean_d, batch_mean);
   check_launch(op);
-  column_sums<1>(ctx, VarianceTerms{x, mean_d, C}, rows, C, scratch.partial(), squares, op);
+  if (weighted)
+    column_sums<1>(ctx, VarianceTerms<true>{x, mean_d, C, weights}, rows, C, scratch.partial(), squares, op);
+  else
+    column_sums<1>(ctx, VarianceTerms<false>{x, mean_d, C, weights}, rows, C, scratch.partial(), squares, op);
   if (sync) sync(squares, C);
   variance_kernel<<<grid_for(C, 128), 128, 0, stream(ctx)>>>(squares, rows, global_rows, C, eps, inv_d, batch_var,
                                                              inv_std);
@@ -187,13 +235,15 @@ void batch_norm_train_forward(Context& ctx, const float* x, const float* gamma, 
 
 void batch_norm_train_backward(Context& ctx, const float* x, const float* gamma, const float* batch_mean,
                                const float* inv_std, const float* dy, const BatchNormGradArgs<float>& grads,
-                               std::int64_t rows, std::int64_t channels, const ReplicaSum& sync) {
+                               std::int64_t rows, std::int64_t channels, const ReplicaSum& sync,
+                               RowWeights<float> weights) {
   const auto [dx, dgamma, dbeta, relu_output] = grads;
   const std::int64_t C = channels;
   // With sync, a replica without rows (or channels) still makes its sync call.
   if (!sync && (rows == 0 || C == 0)) return;
+  const bool weighted = weights.weight != nullptr;
   // extra: sums [2C], row count [1]
-  Scratch<2> scratch(ctx, rows, C, 2 * C + 1);
+  Scratch<2> scratch(ctx, rows, std::max<std::int64_t>(C, 1), 2 * C + 1);
   double* sums = scratch.extra();
   double* count = sums + 2 * C;
   const char* op = "batch_norm (training) backward";
@@ -205,14 +255,22 @@ void batch_norm_train_backward(Context& ctx, const float* x, const float* gamma,
     add_parameter_grads_kernel<<<grid_for(C, 128), 128, 0, stream(ctx)>>>(sums, C, dgamma, dbeta);
     check_launch(op);
   }
-  if (sync) {
+  // S1 and S2 stay unweighted (dy of a row is already the sum over the reference rows it stands for);
+  // only M, and the row's share of the statistics in dx, carry the weights.
+  if (weighted)
+    weighted_count(ctx, weights, rows, scratch.partial(), count, op);
+  else if (sync)
     store_count(ctx, count, rows, op);
-    sync(sums, 2 * C + 1);
-  }
+  if (sync) sync(sums, 2 * C + 1);
   if (dx) {
     const std::int64_t n = rows * C;
-    train_input_grad_kernel<<<grid_for(n, 256), 256, 0, stream(ctx)>>>(
-        x, gamma, batch_mean, inv_std, dy, relu_output, sums, dx, n, C, double(rows), sync ? count : nullptr);
+    const double* global_m = sync || weighted ? count : nullptr;
+    if (weighted)
+      train_input_grad_kernel<true><<<grid_for(n, 256), 256, 0, stream(ctx)>>>(
+          x, gamma, batch_mean, inv_std, dy, relu_output, sums, dx, n, C, double(rows), global_m, weights);
+    else
+      train_input_grad_kernel<false><<<grid_for(n, 256), 256, 0, stream(ctx)>>>(
+          x, gamma, batch_mean, inv_std, dy, relu_output, sums, dx, n, C, double(rows), global_m, weights);
     check_launch(op);
   }
 }

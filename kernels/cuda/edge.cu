@@ -1,7 +1,8 @@
-// Edge features on the GPU. The backward is one thread block per jet: the jet's indices go to
-// shared memory, each thread builds the inverse neighbour list of its points by scanning them in
-// edge order (counts, a serial prefix sum, then the fill), and the gradient of every (point,
-// channel) is summed in that fixed order. Deterministic, no atomics.
+// Edge features on the GPU, on packed rows (engine/jet_rows.h) with absolute neighbour rows. The
+// backward is one thread block per jet: the jet's indices go to shared memory as jet-local ones,
+// each thread builds the inverse neighbour list of its rows by scanning them in edge order (counts,
+// a serial prefix sum, then the fill), and the gradient of every (row, channel) is summed in that
+// fixed order. Deterministic, no atomics.
 #include <algorithm>
 #include <limits>
 
@@ -22,29 +23,30 @@ __global__ void bad_index_kernel(const std::int32_t* idx, std::int64_t count, st
     if (idx[e] < 0 || idx[e] >= n) *flag = 1;
 }
 
-__global__ void edge_forward_kernel(const float* x, const std::int32_t* idx, float* e, std::int64_t n,
-                                    std::int64_t k, std::int64_t channels, std::int64_t total) {
+__global__ void edge_forward_kernel(const float* x, const std::int32_t* idx, float* e, std::int64_t k,
+                                    std::int64_t channels, std::int64_t total) {
   for (std::int64_t o = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; o < total;
        o += std::int64_t(gridDim.x) * blockDim.x) {
-    const std::int64_t c = o % channels, edge = o / channels, row = edge / k, b = row / n;
-    e[o] = x[row * channels + c] - x[(b * n + idx[edge]) * channels + c];
+    const std::int64_t c = o % channels, edge = o / channels, row = edge / k;
+    e[o] = x[row * channels + c] - x[std::int64_t(idx[edge]) * channels + c];
   }
 }
 
-// Shared memory: idx [n*k], offsets [n+1], incoming [n*k] (edge numbers within the jet).
-__global__ void edge_backward_kernel(const std::int32_t* idx, const float* de, float* dx, int n, int k,
+// Shared memory, sized for the largest jet: idx [n*k], offsets [n+1], incoming [n*k] (edge numbers
+// within the jet), n the jet's rows.
+__global__ void edge_backward_kernel(PackedRows rows, const std::int32_t* idx, const float* de, float* dx, int k,
                                      int channels) {
   extern __shared__ std::int32_t ismem[];
-  const int edges = n * k;
+  const std::int64_t b = blockIdx.x, first = rows.offsets[b];
+  const int n = int(rows.offsets[b + 1] - first), edges = n * k;
   std::int32_t* jidx = ismem;
   std::int32_t* offsets = jidx + edges;
   std::int32_t* incoming = offsets + n + 1;
-  const std::int64_t b = blockIdx.x;
-  const std::int32_t* ib = idx + b * edges;
-  const float* deb = de + b * edges * channels;
-  float* dxb = dx + b * n * channels;
+  const std::int32_t* ib = idx + first * k;
+  const float* deb = de + first * k * channels;
+  float* dxb = dx + first * channels;
 
-  build_inverse_neighbour_lists(ib, n, edges, jidx, offsets, incoming);
+  build_inverse_neighbour_lists(ib, first, n, edges, jidx, offsets, incoming);
   for (int o = threadIdx.x; o < n * channels; o += blockDim.x) {
     const int i = o / channels, c = o % channels;
     float own = 0.0f, gathered = 0.0f;
@@ -64,33 +66,34 @@ bool any_bad_index(Context& ctx, const std::int32_t* idx, std::int64_t count, st
   return ctx.to_vector<std::int32_t>(flag)[0] != 0;
 }
 
-void edge_diff_forward(Context& ctx, const float* x, const std::int32_t* idx, float* e, std::int64_t batch,
-                       std::int64_t n, std::int64_t k, std::int64_t channels) {
-  const std::int64_t total = batch * n * k * channels;
+void edge_diff_forward(Context& ctx, const float* x, const std::int32_t* idx, float* e, std::int64_t rows,
+                       std::int64_t k, std::int64_t channels) {
+  const std::int64_t total = rows * k * channels;
   if (total == 0) return;
-  edge_forward_kernel<<<grid_for(total, 256), 256, 0, stream(ctx)>>>(x, idx, e, n, k, channels, total);
+  edge_forward_kernel<<<grid_for(total, 256), 256, 0, stream(ctx)>>>(x, idx, e, k, channels, total);
   check_launch("edge_diff");
 }
 
-void edge_diff_backward(Context& ctx, const std::int32_t* idx, const float* de, float* dx, std::int64_t batch,
-                        std::int64_t n, std::int64_t k, std::int64_t channels) {
-  if (batch == 0 || n == 0 || channels == 0) return;
+void edge_diff_backward(Context& ctx, const PackedRows& rows, const std::int32_t* idx, const float* de, float* dx,
+                        std::int64_t k, std::int64_t channels) {
+  if (rows.jets == 0 || rows.rows == 0 || k == 0 || channels == 0) return;
   const char* op = "edge_diff backward";
-  UCLUSTER_CHECK(batch <= std::numeric_limits<int>::max() && n * k < std::numeric_limits<int>::max() &&
+  const std::int64_t n = rows.max_jet_rows;  // shared memory for the largest jet
+  UCLUSTER_CHECK(rows.jets <= std::numeric_limits<int>::max() && n * k < std::numeric_limits<int>::max() &&
                      n * channels < std::numeric_limits<int>::max(),
-                 op, ": sizes B = ", batch, ", N = ", n, ", k = ", k, ", C = ", channels, " too large");
+                 op, ": sizes B = ", rows.jets, ", rows per jet ", n, ", k = ", k, ", C = ", channels, " too large");
   const std::size_t bytes = (2 * std::size_t(n * k) + std::size_t(n) + 1) * sizeof(std::int32_t);
   int optin = 0;
   UCLUSTER_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, ctx.cuda()->device) ==
                      cudaSuccess,
                  op, ": cannot query the shared-memory limit");
-  UCLUSTER_CHECK(bytes <= std::size_t(optin), op, ": a jet of N = ", n, " points and k = ", k, " needs ", bytes,
+  UCLUSTER_CHECK(bytes <= std::size_t(optin), op, ": a jet of ", n, " rows and k = ", k, " needs ", bytes,
                  " bytes of shared memory, more than the device's ", optin);
   UCLUSTER_CHECK(cudaFuncSetAttribute(edge_backward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                       int(bytes)) == cudaSuccess,
                  op, ": cannot reserve ", bytes, " bytes of shared memory");
-  edge_backward_kernel<<<unsigned(batch), kBackwardThreads, bytes, stream(ctx)>>>(idx, de, dx, int(n), int(k),
-                                                                                  int(channels));
+  edge_backward_kernel<<<unsigned(rows.jets), kBackwardThreads, bytes, stream(ctx)>>>(rows, idx, de, dx, int(k),
+                                                                                      int(channels));
   check_launch(op);
 }
 

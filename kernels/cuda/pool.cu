@@ -1,45 +1,49 @@
+// Mean pool over the points of each jet on the GPU, on packed rows (engine/jet_rows.h): a jet's
+// padding row counts as the P - n padded points it stands for (its row weight), so the result is
+// the reference's mean over all P points. Same formulas as the CPU body, in double, rounded once.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/pool.h"
 
 namespace ucluster::cuda {
 
 namespace {
-// One thread per (b, c); points summed in order in double (deterministic, as the CPU body).
-__global__ void mean_pool_forward_kernel(const float* x, float* y, std::int64_t batch, std::int64_t points,
+// One thread per (jet, c): the jet's rows summed in row order in double (deterministic, as the CPU
+// body), weight[r] x[r, c] each, divided by P.
+__global__ void mean_pool_forward_kernel(const float* x, PackedRows rows, const float* weight, float* y,
                                          std::int64_t C) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < batch * C;
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < rows.jets * C;
        i += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t b = i / C, c = i % C;
-    const float* xb = x + b * points * C + c;
     double s = 0.0;
-    for (std::int64_t n = 0; n < points; ++n) s += xb[n * C];
-    y[i] = static_cast<float>(s / double(points));
+    for (std::int64_t r = rows.offsets[b]; r < rows.offsets[b + 1]; ++r) s += double(weight[r]) * double(x[r * C + c]);
+    y[i] = static_cast<float>(s / double(rows.slots));
   }
 }
 
-__global__ void mean_pool_backward_kernel(const float* dy, float* dx, std::int64_t n_total, std::int64_t points,
+// One thread per (row, c): dx[r, c] += weight[r] dy[b, c] / P, in double, rounded once.
+__global__ void mean_pool_backward_kernel(PackedRows rows, const float* weight, const float* dy, float* dx,
                                           std::int64_t C) {
-  const float n_points = static_cast<float>(points);
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n_total;
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < rows.rows * C;
        i += std::int64_t(gridDim.x) * blockDim.x) {
-    const std::int64_t b = i / (points * C), c = i % C;
-    dx[i] += dy[b * C + c] / n_points;
+    const std::int64_t r = i / C, c = i % C;
+    dx[i] += static_cast<float>(double(weight[r]) * double(dy[rows.row_jet[r] * C + c]) / double(rows.slots));
   }
 }
 }  // namespace
 
-void mean_pool_forward(Context& ctx, const float* x, float* y, std::int64_t batch, std::int64_t points,
+void mean_pool_forward(Context& ctx, const float* x, const PackedRows& rows, const float* weight, float* y,
                        std::int64_t channels) {
-  if (batch * channels == 0) return;
-  mean_pool_forward_kernel<<<grid_for(batch * channels, 128), 128, 0, stream(ctx)>>>(x, y, batch, points, channels);
+  if (rows.jets * channels == 0) return;
+  mean_pool_forward_kernel<<<grid_for(rows.jets * channels, 128), 128, 0, stream(ctx)>>>(x, rows, weight, y,
+                                                                                        channels);
   check_launch("mean_pool");
 }
 
-void mean_pool_backward(Context& ctx, const float* dy, float* dx, std::int64_t batch, std::int64_t points,
+void mean_pool_backward(Context& ctx, const PackedRows& rows, const float* weight, const float* dy, float* dx,
                         std::int64_t channels) {
-  const std::int64_t n = batch * points * channels;
+  const std::int64_t n = rows.rows * channels;
   if (n == 0) return;
-  mean_pool_backward_kernel<<<grid_for(n, 256), 256, 0, stream(ctx)>>>(dy, dx, n, points, channels);
+  mean_pool_backward_kernel<<<grid_for(n, 256), 256, 0, stream(ctx)>>>(rows, weight, dy, dx, channels);
   check_launch("mean_pool backward");
 }
 

@@ -43,6 +43,7 @@
 
 #include "engine/autograd.h"
 #include "engine/cuda_runtime.h"
+#include "engine/jet_rows.h"
 
 namespace ucluster::parity {
 
@@ -131,6 +132,23 @@ class CudaParity : public ::testing::Test {
         }
       }
     return x;
+  }
+  // Packed-row layouts (engine/jet_rows.h) of B jets with real[b % real.size()] real points out of
+  // `slots`: for the CPU side (float32 weights) and for the GPU side (its float dtype and device).
+  static std::vector<std::int32_t> real_counts(std::int64_t B, const std::vector<std::int64_t>& real) {
+    std::vector<std::int32_t> r(static_cast<std::size_t>(B));
+    for (std::int64_t b = 0; b < B; ++b) r[b] = static_cast<std::int32_t>(real[b % real.size()]);
+    return r;
+  }
+  JetRows cpu_rows(std::int64_t B, std::int64_t slots, const std::vector<std::int64_t>& real) {
+    return make_jet_rows(ctx(), real_counts(B, real), slots, DType::F32, Device::cpu());
+  }
+  JetRows gpu_rows(std::int64_t B, std::int64_t slots, const std::vector<std::int64_t>& real) {
+    return make_jet_rows(ctx(), real_counts(B, real), slots, gpu_float(), gpu_device());
+  }
+  // The GPU side's layout of the same jets as a CPU layout.
+  JetRows gpu_rows_of(const JetRows& cpu) {
+    return make_jet_rows(ctx(), cpu.host_real, cpu.slots, gpu_float(), gpu_device());
   }
   Tensor zeros_cpu(const Shape& shape, DType dtype = DType::F32) { return ctx().zeros(shape, dtype, Device::cpu()); }
   Tensor zeros_gpu(const Shape& shape, DType dtype = DType::F32) {

@@ -10,6 +10,8 @@
 // The fused ReLU (relu = true) changes none of these bounds: ReLU(y) is within the bound of y when y
 // is, and both backwards take dy through the ReLU with the same (CPU) forward output, so the same
 // elements are masked; the magnitudes below then use the masked dy.
+// Row weights (packed rows, kernels/batch_norm.h): the same bounds with every row's terms counted
+// with its weight and M the sum of the weights.
 #include "kernels/batch_norm.h"
 #include "tests/cuda/parity_support.h"
 
@@ -47,20 +49,28 @@ class BatchNormParity : public parity::CudaParity {
     return d;
   }
 
-  void check_train(const Shape& shape, bool relu = false) {
+  // weight: the row weights [W] of packed rows (W divides the rows), or undefined.
+  void check_train(const Shape& shape, bool relu = false, const Tensor& weight = {}) {
     const Inputs in = make(shape);
     const std::int64_t C = in.C, rows = in.rows;
+    const std::vector<double> wv = weight.defined() ? values(weight) : std::vector<double>{};
+    const std::int64_t repeat = weight.defined() ? rows / weight.numel() : 1;
+    const auto w = [&](std::int64_t r) { return weight.defined() ? wv[r / repeat] : 1.0; };
+    double m = 0;  // the (weighted) row count
+    for (std::int64_t r = 0; r < rows; ++r) m += w(r);
+    const Tensor weight_g = weight.defined() ? to_gpu(weight) : Tensor();
     Tensor y_c = poisoned_cpu(shape), mean_c = poisoned_cpu({C}), var_c = poisoned_cpu({C}), inv_c = poisoned_cpu({C});
     Tensor y_g = poisoned_gpu(shape), mean_g = poisoned_gpu({C}), var_g = poisoned_gpu({C}), inv_g = poisoned_gpu({C});
-    batch_norm_train_forward(ctx(), in.x, in.gamma, in.beta, kBatchNormEpsilon, y_c, mean_c, var_c, inv_c, {}, relu);
+    batch_norm_train_forward(ctx(), in.x, in.gamma, in.beta, kBatchNormEpsilon, y_c, mean_c, var_c, inv_c, {}, relu,
+                             weight);
     batch_norm_train_forward(ctx(), to_gpu(in.x), to_gpu(in.gamma), to_gpu(in.beta), kBatchNormEpsilon, y_g, mean_g,
-                             var_g, inv_g, {}, relu);
+                             var_g, inv_g, {}, relu, weight_g);
 
     const std::vector<double> x = values(in.x), g = values(in.gamma), b = values(in.beta);
     const std::vector<double> mean = values(mean_c), var = values(var_c), inv = values(inv_c);
-    std::vector<double> mean_abs(C, 0.0);  // sum|x| / rows: magnitude of the mean's terms
+    std::vector<double> mean_abs(C, 0.0);  // sum w|x| / M: magnitude of the mean's terms
     for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t c = 0; c < C; ++c) mean_abs[c] += std::abs(x[r * C + c]) / double(rows);
+      for (std::int64_t c = 0; c < C; ++c) mean_abs[c] += w(r) * std::abs(x[r * C + c]) / m;
     std::vector<double> y_mag(x.size());
     for (std::int64_t r = 0; r < rows; ++r)
       for (std::int64_t c = 0; c < C; ++c)
@@ -75,9 +85,9 @@ class BatchNormParity : public parity::CudaParity {
     Tensor dx_c = clone_cpu(dx0), dg_c = clone_cpu(dg0), db_c = clone_cpu(db0);
     Tensor dx_g = to_gpu(dx0), dg_g = to_gpu(dg0), db_g = to_gpu(db0);
     const Tensor relu_c = relu ? y_c : Tensor(), relu_g = relu ? to_gpu(y_c) : Tensor();
-    batch_norm_train_backward(ctx(), in.x, in.gamma, mean_c, inv_c, dy, dx_c, dg_c, db_c, {}, relu_c);
+    batch_norm_train_backward(ctx(), in.x, in.gamma, mean_c, inv_c, dy, dx_c, dg_c, db_c, {}, relu_c, weight);
     batch_norm_train_backward(ctx(), to_gpu(in.x), to_gpu(in.gamma), to_gpu(mean_c), to_gpu(inv_c), to_gpu(dy), dx_g,
-                              dg_g, db_g, {}, relu_g);
+                              dg_g, db_g, {}, relu_g, weight_g);
     const std::vector<double> d = masked(values(dy), values(y_c), relu), dx0v = values(dx0), dg0v = values(dg0),
                               db0v = values(db0);
     std::vector<double> s_dy(C, 0.0), s_dyxhat(C, 0.0);  // sum|dy|, sum|dy xhat|
@@ -94,12 +104,12 @@ class BatchNormParity : public parity::CudaParity {
       dg_mag[c] = std::abs(dg0v[c]) + s_dyxhat[c];
       db_mag[c] = std::abs(db0v[c]) + s_dy[c];
     }
-    // dx = gamma inv / M (M dy - sum dy - xhat sum dy xhat): its terms' magnitudes.
+    // dx = gamma inv / M (M dy - w sum dy - w xhat sum dy xhat): its terms' magnitudes.
     for (std::int64_t r = 0; r < rows; ++r)
       for (std::int64_t c = 0; c < C; ++c) {
         const std::int64_t i = r * C + c;
         dx_mag[i] = std::abs(dx0v[i]) + std::abs(g[c]) * inv[c] *
-                                            (std::abs(d[i]) + (s_dy[c] + std::abs(xhat[i]) * s_dyxhat[c]) / double(rows));
+                                            (std::abs(d[i]) + w(r) * (s_dy[c] + std::abs(xhat[i]) * s_dyxhat[c]) / m);
       }
     UCLUSTER_EXPECT_PARITY(ctx(), "batch_norm train backward dx", dx_g, dx_c, accumulated(dx_mag));
     UCLUSTER_EXPECT_PARITY(ctx(), "batch_norm train backward dgamma", dg_g, dg_c, accumulated(dg_mag));
@@ -165,6 +175,17 @@ TEST_F(BatchNormParity, TrainFc1) { check_train({8, 256}); }
 TEST_F(BatchNormParity, TrainReluGapnet02) { check_train({8, 100, 128}, true); }
 TEST_F(BatchNormParity, TrainReluGap1EdgeRows) { check_train({8, 100, 10, 128}, true); }
 TEST_F(BatchNormParity, TrainReluAgg3Channels) { check_train({8, 100, 3}, true); }
+
+// Packed rows of B = 8 jets of 100, 49, 22, 7 and 0 real points out of P = 100: the points [R, C]
+// and the edge rows [R, k, C], whose rows carry their point's weight.
+TEST_F(BatchNormParity, TrainWeightedPoints) {
+  const JetRows rows = cpu_rows(8, 100, {100, 49, 22, 7, 0});
+  check_train({rows.rows, 128}, false, rows.weight);
+}
+TEST_F(BatchNormParity, TrainWeightedReluEdgeRows) {
+  const JetRows rows = cpu_rows(8, 100, {100, 49, 22, 7, 0});
+  check_train({rows.rows, 10, 64}, true, rows.weight);
+}
 
 TEST_F(BatchNormParity, InferenceSmall) { check_inference({4, 5}); }
 TEST_F(BatchNormParity, InferenceReluGap1EdgeRows) { check_inference({8, 100, 10, 128}, true); }

@@ -18,6 +18,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/focal_loss.h"
 #include "kernels/kmeans_loss.h"
+#include "engine/jet_rows.h"
 #include "kernels/knn.h"
 #include "kernels/pool.h"
 #include "model/losses.h"
@@ -84,26 +85,31 @@ class Determinism : public parity::CudaParity {
     Tape tape(ctx());
     std::map<std::string, Var> p;
     for (const auto& [name, host] : in.params) p[name] = param(host);
-    const Var x = make_var(ctx().to(in.data, dev()));
+    // Packed rows (engine/jet_rows.h): R rows for the jets' real points and padding rows.
+    const JetBatch batch = pack_jets(ctx(), in.data, dev());
+    const JetRows& rows = batch.rows;
+    const Var x = make_var(batch.points);
     const Tensor targets = ctx().to(in.targets, dev());
     const std::int64_t k = 10;
 
-    const Tensor knn1 = knn_coordinates(tape, x, k);
-    const Var e = edge_diff(tape, x, knn1);
-    const BatchNormResult bn = batch_norm_train(tape, dense(tape, e, p["W_edge"], p["b_edge"]), p["gamma_edge"], p["beta_edge"]);
-    const Var y = relu(tape, bn.y);                                       // [B, N, k, 16]
-    const Var c = relu(tape, dense(tape, y, p["W_nb"], p["b_nb"]));       // [B, N, k, 1]
-    const Var a = leaky_relu(tape, dense(tape, x, p["W_self"], nullptr), 0.1);  // [B, N, 1], signed
+    const Tensor knn1 = knn_coordinates(tape, x, rows, k);
+    const Var e = edge_diff(tape, x, knn1, rows);
+    const BatchNormResult bn = batch_norm_train(tape, dense(tape, e, p["W_edge"], p["b_edge"]), p["gamma_edge"],
+                                                p["beta_edge"], kBatchNormEpsilon, {}, false, rows.weight);
+    const Var y = relu(tape, bn.y);                                       // [R, k, 16]
+    const Var c = relu(tape, dense(tape, y, p["W_nb"], p["b_nb"]));       // [R, k, 1]
+    const Var a = leaky_relu(tape, dense(tape, x, p["W_self"], nullptr), 0.1);  // [R, 1], signed
     const Var alpha = attention_softmax(tape, a, c, kAttentionLeakySlope);
-    const Var o = relu(tape, attention_aggregate(tape, alpha, y, p["b_out"]));  // [B, N, 16]
-    const Var g = neighbour_max(tape, y);                                 // [B, N, 16]
-    const Var h = concat(tape, {x, o, g});                                // [B, N, 40]
-    const BatchNormResult bn2 = batch_norm_train(tape, dense(tape, h, p["W_net"], nullptr), p["gamma_net"], p["beta_net"]);
-    const Var h2 = relu(tape, bn2.y);                                     // [B, N, 32]
-    const Tensor knn2 = knn_features(tape, h2, k);
-    const Var y2 = relu(tape, dense(tape, edge_diff(tape, h2, knn2), p["W_edge2"], nullptr));
-    const Var zf = relu(tape, dense(tape, neighbour_max(tape, y2), p["W_agg"], nullptr));  // [B, N, 3]
-    const Var z = mean_pool(tape, zf);                                    // [B, 3]
+    const Var o = relu(tape, attention_aggregate(tape, alpha, y, p["b_out"]));  // [R, 16]
+    const Var g = neighbour_max(tape, y);                                 // [R, 16]
+    const Var h = concat(tape, {x, o, g});                                // [R, 40]
+    const BatchNormResult bn2 = batch_norm_train(tape, dense(tape, h, p["W_net"], nullptr), p["gamma_net"],
+                                                 p["beta_net"], kBatchNormEpsilon, {}, false, rows.weight);
+    const Var h2 = relu(tape, bn2.y);                                     // [R, 32]
+    const Tensor knn2 = knn_features(tape, h2, rows, k);
+    const Var y2 = relu(tape, dense(tape, edge_diff(tape, h2, knn2, rows), p["W_edge2"], nullptr));
+    const Var zf = relu(tape, dense(tape, neighbour_max(tape, y2), p["W_agg"], nullptr));  // [R, 3]
+    const Var z = mean_pool(tape, zf, rows);                              // [B, 3]
     const KMeansLossResult km = kmeans_loss(tape, z, p["mu"], 10.0);
     const Var logits = dense(tape, z, p["W_fc"], p["b_fc"]);
     const Var fl = focal_loss(tape, logits, targets, 2.0, 1.0);

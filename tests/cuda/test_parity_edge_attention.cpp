@@ -4,7 +4,10 @@
 // them) and inference mode (given moving statistics).
 //
 // Inputs. UCluster's shapes (spec 2.4): N = 100, k = 10, C = 16 (GAP0's edge layer) and 128
-// (GAP1's), B = 4 or 8, plus odd and wide (C > 256) shapes. Indices are random in [0, N) with
+// (GAP1's), B = 4 or 8, plus odd and wide (C > 256) shapes, as packed rows of B jets of N real
+// rows each (engine/jet_rows.h's dense layout: no padding row, every row weight 1; the weighted
+// statistics of padding rows are checked by tools/cuda-emu's edge_attention check). Indices are
+// absolute rows, random within each jet ([bN, bN + N)) with
 // planted self-neighbours (e = bias), repeated neighbours (two edges with the same y: exact ties in
 // the max) and one point that is many points' neighbour (a long incoming list in the scatter).
 // The projected features and the edge bias are multiples of 2^-6, so every e = (P_i - P_j) + b is
@@ -66,6 +69,7 @@ struct Problem {
   std::int64_t B = 0, N = 0, k = 0, C = 0;
   bool training = false;
   Tensor projected, idx, bias, gamma, beta, mean, var;  // float32 / int32 on the CPU
+  JetRows rows_c, rows_g;  // the layout of B jets of N rows each (engine/jet_rows.h), CPU and GPU side
   std::int64_t points() const { return B * N; }
   std::int64_t edges() const { return B * N * k; }
 };
@@ -96,23 +100,28 @@ class EdgeAttentionParity : public parity::CudaParity {
   Problem make(std::int64_t B, std::int64_t N, std::int64_t k, std::int64_t C, bool training) {
     Problem p;
     p.B = B, p.N = N, p.k = k, p.C = C, p.training = training;
-    p.projected = grid_values({B, N, C}, 1.0);
+    p.rows_c = dense_jet_rows(ctx(), B, N, DType::F32, Device::cpu());
+    p.rows_g = dense_jet_rows(ctx(), B, N, gpu_float(), gpu_device());
+    p.projected = grid_values({B * N, C}, 1.0);
+    // Absolute rows (kernels/knn.h), each within its row's jet.
     std::vector<std::int32_t> idx(static_cast<std::size_t>(B * N * k));
-    for (auto& v : idx) v = static_cast<std::int32_t>(ctx().rng().below(static_cast<std::uint64_t>(N)));
+    for (std::int64_t e = 0; e < B * N * k; ++e)
+      idx[e] = static_cast<std::int32_t>(e / (N * k) * N + ctx().rng().below(static_cast<std::uint64_t>(N)));
     for (std::int64_t b = 0; b < B; ++b)
       for (std::int64_t i = 0; i < N; ++i) {
         std::int32_t* row = idx.data() + (b * N + i) * k;
-        if (i % 4 == 0) row[0] = static_cast<std::int32_t>(i);  // self-neighbour (kNN lists start with it)
-        if (k >= 3 && i % 3 == 0) row[2] = row[1];               // repeated neighbour: tied y
-        if (i % 5 == 1) row[k - 1] = 0;                          // point 0: a long incoming list
+        const auto first = static_cast<std::int32_t>(b * N);
+        if (i % 4 == 0) row[0] = first + static_cast<std::int32_t>(i);  // self-neighbour (kNN lists start with it)
+        if (k >= 3 && i % 3 == 0) row[2] = row[1];                       // repeated neighbour: tied y
+        if (i % 5 == 1) row[k - 1] = first;                              // the jet's row 0: a long incoming list
       }
-    p.idx = ctx().from_vector<std::int32_t>({B, N, k}, idx, Device::cpu());
+    p.idx = ctx().from_vector<std::int32_t>({B * N, k}, idx, Device::cpu());
     p.bias = grid_values({C}, 0.25);
     p.gamma = rand({C}, 0.5, 1.5);
     if (training) {
       p.mean = poisoned_cpu({C});
       p.var = poisoned_cpu({C});
-      edge_batch_statistics(ctx(), p.projected, p.idx, p.bias, p.mean, p.var);
+      edge_batch_statistics(ctx(), p.projected, p.idx, p.rows_c, p.bias, p.mean, p.var);
     } else {
       p.mean = rand({C}, -0.3, 0.3);
       p.var = rand({C}, 0.5, 3.0);
@@ -132,17 +141,17 @@ class EdgeAttentionParity : public parity::CudaParity {
   }
 
   EdgeLayer cpu_layer(const Problem& p) {
-    return {p.projected, p.idx, p.bias, p.gamma, p.beta, p.mean, p.var, kEps};
+    return {p.projected, p.idx, p.bias, p.gamma, p.beta, p.mean, p.var, kEps, p.rows_c};
   }
   EdgeLayer gpu_layer(const Problem& p) {
     return {to_gpu(p.projected), to_gpu(p.idx), to_gpu(p.bias), to_gpu(p.gamma), to_gpu(p.beta),
-            to_gpu(p.mean),      to_gpu(p.var), kEps};
+            to_gpu(p.mean),      to_gpu(p.var), kEps,           p.rows_g};
   }
 
   EdgeView view(const Problem& p) {
     EdgeView v;
     const std::int64_t N = p.N, k = p.k, C = p.C;
-    v.y_cpu = poisoned_cpu({p.B, N, k, C});
+    v.y_cpu = poisoned_cpu({p.B * N, k, C});
     edge_layer_forward(ctx(), cpu_layer(p), v.y_cpu);
     v.y = values(v.y_cpu);
     v.idx = ctx().to_vector<std::int32_t>(p.idx);
@@ -154,7 +163,7 @@ class EdgeAttentionParity : public parity::CudaParity {
     v.ymag.resize(v.y.size());
     v.indegree.assign(static_cast<std::size_t>(p.points()), 0.0);
     for (std::int64_t e = 0; e < p.edges(); ++e) {
-      const std::int64_t point = e / k, nb = (point / N) * N + v.idx[e];
+      const std::int64_t point = e / k, nb = v.idx[e];
       v.indegree[nb] += 1;
       for (std::int64_t c = 0; c < C; ++c) {
         const double x = (std::abs(P[point * C + c]) + std::abs(P[nb * C + c]) + std::abs(bias[c]) +
@@ -169,12 +178,12 @@ class EdgeAttentionParity : public parity::CudaParity {
   // The inputs leave every pre-ReLU value and every pair of distinct y of a (point, channel) far
   // (> 64 eps32 ymag) from a tie, and do contain ReLU zeros and exact ties (see make()).
   void expect_robust_decisions(const Problem& p, const EdgeView& v) {
-    const std::int64_t N = p.N, k = p.k, C = p.C;
+    const std::int64_t k = p.k, C = p.C;
     const std::vector<double> P = values(p.projected), bias = values(p.bias), gamma = values(p.gamma),
                               beta = values(p.beta), mean = values(p.mean);
     std::int64_t near_kink = 0, near_tie = 0, zeros = 0, exact_ties = 0;
     for (std::int64_t e = 0; e < p.edges(); ++e) {
-      const std::int64_t point = e / k, nb = (point / N) * N + v.idx[e];
+      const std::int64_t point = e / k, nb = v.idx[e];
       for (std::int64_t c = 0; c < C; ++c) {
         const double pre = gamma[c] * ((P[point * C + c] - P[nb * C + c] + bias[c] - mean[c]) * v.inv[c]) + beta[c];
         near_kink += std::abs(pre) <= 64 * kEps32 * v.ymag[e * C + c];
@@ -208,7 +217,7 @@ class EdgeAttentionParity : public parity::CudaParity {
   }
 
   LayerGrads initial_grads(const Problem& p) {
-    return {randn({p.B, p.N, p.C}), randn({p.C}), randn({p.C}), randn({p.C})};
+    return {randn({p.B * p.N, p.C}), randn({p.C}), randn({p.C}), randn({p.C})};
   }
   LayerGrads cpu_copy(const LayerGrads& g) {
     return {clone_cpu(g.dprojected), clone_cpu(g.dbias), clone_cpu(g.dgamma), clone_cpu(g.dbeta)};
@@ -224,7 +233,7 @@ class EdgeAttentionParity : public parity::CudaParity {
   void check_layer_grads(const std::string& what, const Problem& p, const EdgeView& v,
                          const std::vector<double>& dymag, const LayerGrads& g0, const LayerGrads& cpu,
                          const LayerGrads& gpu) {
-    const std::int64_t N = p.N, k = p.k, C = p.C;
+    const std::int64_t k = p.k, C = p.C;
     const double M = double(p.edges());
     const std::vector<double> gamma = values(p.gamma), dp0 = values(g0.dprojected), db0 = values(g0.dbias),
                               dgam0 = values(g0.dgamma), dbet0 = values(g0.dbeta);
@@ -244,7 +253,7 @@ class EdgeAttentionParity : public parity::CudaParity {
     for (std::size_t i = 0; i < dp0.size(); ++i) dp_mag[i] = std::abs(dp0[i]);
     for (std::int64_t point = 0; point < p.points(); ++point) dp_terms[point] = double(k) + v.indegree[point] + 1;
     for (std::int64_t e = 0; e < p.edges(); ++e) {
-      const std::int64_t point = e / k, nb = (point / N) * N + v.idx[e];
+      const std::int64_t point = e / k, nb = v.idx[e];
       for (std::int64_t c = 0; c < C; ++c) {
         const double mdy = p.training ? s_dy[c] / M : 0.0, mdx = p.training ? s_dyx[c] / M : 0.0;
         const double demag = std::abs(gamma[c]) * v.inv[c] * (dymag[e * C + c] + mdy + v.xmag[e * C + c] * mdx);
@@ -272,7 +281,7 @@ class EdgeAttentionParity : public parity::CudaParity {
 
   // Softmax-like attention weights: positive, each point's k summing to 1.
   Tensor attention_weights(const Problem& p) {
-    Tensor alpha = rand({p.B, p.N, p.k}, 0.01, 1.0);
+    Tensor alpha = rand({p.B * p.N, p.k}, 0.01, 1.0);
     float* a = alpha.data<float>();
     for (std::int64_t r = 0; r < p.points(); ++r) {
       float s = 0.0f;
@@ -285,14 +294,14 @@ class EdgeAttentionParity : public parity::CudaParity {
   void check_statistics(std::int64_t B, std::int64_t N, std::int64_t k, std::int64_t C) {
     const Problem p = make(B, N, k, C, true);  // p.mean, p.var: the CPU's statistics
     Tensor mean_g = poisoned_gpu({C}), var_g = poisoned_gpu({C});
-    edge_batch_statistics(ctx(), to_gpu(p.projected), to_gpu(p.idx), to_gpu(p.bias), mean_g, var_g);
+    edge_batch_statistics(ctx(), to_gpu(p.projected), to_gpu(p.idx), p.rows_g, to_gpu(p.bias), mean_g, var_g);
     const std::vector<double> P = values(p.projected), bias = values(p.bias), mean = values(p.mean),
                               var = values(p.var);
     const std::vector<std::int32_t> idx = ctx().to_vector<std::int32_t>(p.idx);
     const double M = double(p.edges());
     std::vector<double> mean_mag(C, 0.0), var_mag(C, 0.0);  // sum|e| / M, sum (|e| + |mean|)^2 / M
     for (std::int64_t e = 0; e < p.edges(); ++e) {
-      const std::int64_t point = e / k, nb = (point / N) * N + idx[e];
+      const std::int64_t point = e / k, nb = idx[e];
       for (std::int64_t c = 0; c < C; ++c) {
         const double ev = std::abs(P[point * C + c] - P[nb * C + c] + bias[c]);
         mean_mag[c] += ev / M;
@@ -308,7 +317,7 @@ class EdgeAttentionParity : public parity::CudaParity {
     const Problem p = make(B, N, k, C, training);
     const EdgeView v = view(p);
     expect_robust_decisions(p, v);
-    Tensor y_g = poisoned_gpu({B, N, k, C});
+    Tensor y_g = poisoned_gpu({B * N, k, C});
     edge_layer_forward(ctx(), gpu_layer(p), y_g);
     expect_same_y(label("edge_layer y", p), y_g, v.y_cpu, v.ymag);
   }
@@ -320,7 +329,7 @@ class EdgeAttentionParity : public parity::CudaParity {
     const std::string what = label("edge_score", p);
     const EdgeLayer lc = cpu_layer(p), lg = gpu_layer(p);
     const Tensor w = randn({C, 1}, 1.0 / std::sqrt(double(C))), wb = randn({1});
-    const Shape ss{B, N, k, 1};
+    const Shape ss{B * N, k, 1};
     Tensor s_c = poisoned_cpu(ss), s_g = poisoned_gpu(ss);
     edge_score_forward(ctx(), lc, w, wb, s_c);
     edge_score_forward(ctx(), lg, to_gpu(w), to_gpu(wb), s_g);
@@ -361,7 +370,7 @@ class EdgeAttentionParity : public parity::CudaParity {
     const std::string what = label("edge_aggregate", p);
     const EdgeLayer lc = cpu_layer(p), lg = gpu_layer(p);
     const Tensor alpha = attention_weights(p), out_bias = with_bias ? randn({C}) : Tensor();
-    const Shape ps{B, N, C};
+    const Shape ps{B * N, C};
     Tensor o_c = poisoned_cpu(ps), g_c = poisoned_cpu(ps), o_g = poisoned_gpu(ps), g_g = poisoned_gpu(ps);
     edge_aggregate_forward(ctx(), lc, alpha, out_bias, o_c, g_c);
     edge_aggregate_forward(ctx(), lg, to_gpu(alpha), with_bias ? to_gpu(out_bias) : Tensor(), o_g, g_g);
@@ -383,7 +392,7 @@ class EdgeAttentionParity : public parity::CudaParity {
 
     // Backward: each side gets its own forward's g (the contract); the bits are the same (above).
     const Tensor dout = with_dout ? randn(ps) : Tensor(), dg = with_dg ? randn(ps) : Tensor();
-    const Tensor dal0 = randn({B, N, k}), dob0 = randn({C});
+    const Tensor dal0 = randn({B * N, k}), dob0 = randn({C});
     const LayerGrads g0 = initial_grads(p), gc = cpu_copy(g0), gg = gpu_copy(g0);
     Tensor dal_c = clone_cpu(dal0), dob_c = clone_cpu(dob0), dal_g = to_gpu(dal0), dob_g = to_gpu(dob0);
     edge_aggregate_backward(ctx(), lc, as_grads(gc, training), alpha, g_c, dout, dg, dal_c, dob_c);
@@ -477,25 +486,25 @@ TEST_F(EdgeAttentionParity, SyncOfTwoIdenticalReplicasChangesNothing) {
 
   Tensor mean[2] = {poisoned_gpu({C}), poisoned_gpu({C})}, var[2] = {poisoned_gpu({C}), poisoned_gpu({C})};
   for (int synced = 0; synced < 2; ++synced)
-    edge_batch_statistics(ctx(), lg.projected, lg.idx, lg.bias, mean[synced], var[synced],
+    edge_batch_statistics(ctx(), lg.projected, lg.idx, lg.rows, lg.bias, mean[synced], var[synced],
                           synced ? twice : ReplicaSum());
   EXPECT_EQ(calls, (std::vector<std::int64_t>{C + 1, C}));
   UCLUSTER_EXPECT_SAME_BITS(ctx(), "synced batch mean", mean[1], mean[0]);
   UCLUSTER_EXPECT_SAME_BITS(ctx(), "synced batch var", var[1], var[0]);
 
-  const Tensor w = to_gpu(randn({C})), dscore = to_gpu(randn({B, N, k, 1}));
-  const Tensor alpha = to_gpu(attention_weights(p)), dout = to_gpu(randn({B, N, C})), dg = to_gpu(randn({B, N, C}));
-  Tensor o = poisoned_gpu({B, N, C}), g = poisoned_gpu({B, N, C});
+  const Tensor w = to_gpu(randn({C})), dscore = to_gpu(randn({B * N, k, 1}));
+  const Tensor alpha = to_gpu(attention_weights(p)), dout = to_gpu(randn({B * N, C})), dg = to_gpu(randn({B * N, C}));
+  Tensor o = poisoned_gpu({B * N, C}), g = poisoned_gpu({B * N, C});
   edge_aggregate_forward(ctx(), lg, alpha, Tensor(), o, g);
   for (bool training : {true, false}) {
     calls.clear();
     LayerGrads grads[2];
     Tensor dw[2], dwb[2], dalpha[2], dob[2];
     for (int synced = 0; synced < 2; ++synced) {
-      grads[synced] = {zeros_gpu({B, N, C}), zeros_gpu({C}), zeros_gpu({C}), zeros_gpu({C})};
+      grads[synced] = {zeros_gpu({B * N, C}), zeros_gpu({C}), zeros_gpu({C}), zeros_gpu({C})};
       dw[synced] = zeros_gpu({C});
       dwb[synced] = zeros_gpu({1});
-      dalpha[synced] = zeros_gpu({B, N, k});
+      dalpha[synced] = zeros_gpu({B * N, k});
       dob[synced] = zeros_gpu({C});
       const ReplicaSum& sync = synced ? twice : ReplicaSum();
       edge_score_backward(ctx(), lg, as_grads(grads[synced], training), w, dscore, dw[synced], dwb[synced], sync);

@@ -53,7 +53,7 @@ class InferenceGraphCuda : public ::testing::Test {
   model::InferenceOutput direct(const Tensor& x_cpu) {
     Tape tape(ctx(), false);
     const model::ForwardOutput out =
-        model_.forward(tape, store_, ctx().to(x_cpu, ctx().device()), model::BatchNormMode::Inference);
+        model_.forward(tape, store_, pack_jets(ctx(), x_cpu, ctx().device()), model::BatchNormMode::Inference);
     return {out.z->value, out.logits->value};
   }
 

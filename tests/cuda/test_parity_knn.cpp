@@ -5,6 +5,8 @@
 // exactly ("kNN indices must match exactly as sets"). The order within a row is also
 // expected to match (ties -> lower index on both); order mismatches are recorded as the test
 // property `order_mismatch_rows` but only sets are required, since the model is order-invariant.
+// Inputs are packed rows (engine/jet_rows.h) of jets with uneven real counts, a padding row
+// standing for the padded points (it fills several places of a list, kernels/knn.h).
 #include <algorithm>
 #include <cmath>
 
@@ -48,48 +50,72 @@ class KnnParity : public parity::Float32Parity {
                                << " rows have different neighbour sets; first " << first;
   }
 
-  using KnnForward = void (*)(Context&, const Tensor&, std::int64_t, const Tensor&);
+  using KnnForward = void (*)(Context&, const Tensor&, const JetRows&, std::int64_t, const Tensor&);
 
-  // forward on the CPU and the GPU into preallocated indices; returns the CPU indices.
-  Tensor check(const char* what, KnnForward forward, const Tensor& x, std::int64_t k) {
-    const Shape s{x.dim(0), x.dim(1), k};
+  // forward on the CPU and the GPU into preallocated indices [R, k]; returns the CPU indices.
+  Tensor check(const char* what, KnnForward forward, const Tensor& x, const JetRows& rows_c, const JetRows& rows_g,
+               std::int64_t k) {
+    const Shape s{x.dim(0), k};
     Tensor idx_c = ctx().empty(s, DType::I32, Device::cpu());
     Tensor idx_g = ctx().empty(s, DType::I32, gpu_device());
-    forward(ctx(), x, k, idx_c);
-    forward(ctx(), to_gpu(x), k, idx_g);
+    forward(ctx(), x, rows_c, k, idx_c);
+    forward(ctx(), to_gpu(x), rows_g, k, idx_g);
     expect_same_sets(what, idx_g, idx_c, k);
     return idx_c;
   }
 
+  // x: dense jets [B, P, F], packed on each side by pack_jets (its real counts: the trailing
+  // all-zero points are padding).
   void check_coordinates(const Tensor& x, std::int64_t k) {
-    const Tensor idx_c = check("knn_coordinates", knn_coordinates_forward, x, k);
+    const JetBatch c = pack_jets(ctx(), x, Device::cpu());
+    const JetBatch g = pack_jets(ctx(), x, gpu_device());
+    const Tensor idx_c = check("knn_coordinates", knn_coordinates_forward, c.points, c.rows, g.rows, k);
     // The allocating form gives the same result.
-    expect_same_sets("knn_coordinates (allocating)", knn_coordinates(ctx(), to_gpu(x), k), idx_c, k);
+    expect_same_sets("knn_coordinates (allocating)", knn_coordinates(ctx(), to_gpu(c.points), g.rows, k), idx_c, k);
   }
 
-  void check_features(const Tensor& h, std::int64_t k) { check("knn_features", knn_features_forward, h, k); }
+  // h: packed rows [R, C] of the layout of B jets with real counts `real` out of P.
+  void check_features(const Tensor& h, std::int64_t B, std::int64_t P, const std::vector<std::int64_t>& real,
+                      std::int64_t k) {
+    check("knn_features", knn_features_forward, h, cpu_rows(B, P, real), gpu_rows(B, P, real), k);
+  }
+
+  // Random packed rows [R, C] for that layout.
+  Tensor packed_randn(std::int64_t B, std::int64_t P, const std::vector<std::int64_t>& real, std::int64_t C) {
+    return randn({cpu_rows(B, P, real).rows, C});
+  }
 };
 
-// kNN #1 at B = 8, N = 100, k = 10 with jets of 100, 40, 10, 7 (fewer than k: ties among padded
-// neighbours at 1000 + |x_i|^2) and 1 real particles.
+// kNN #1 at B = 8, N = 100, k = 10 with jets of 100 (no padding row), 40, 10, 7 (fewer than k:
+// the padding row fills the tail of every list, ties at 1000 + |x_i|^2) and 1 real particles.
 TEST_F(KnnParity, CoordinatesWithPaddingB8) { check_coordinates(jets(8, 100, 8, {100, 40, 10, 7, 1}), 10); }
 TEST_F(KnnParity, CoordinatesB64) { check_coordinates(jets(64, 100, 8, {100, 63, 30, 12}), 10); }
 TEST_F(KnnParity, CoordinatesKEqualsN) { check_coordinates(jets(3, 12, 3, {12, 5}), 12); }
 TEST_F(KnnParity, CoordinatesK1) { check_coordinates(jets(4, 17, 4, {17, 2}), 1); }
 
-// kNN #2 on gapnet02-like features (post-ReLU, 128 channels). Padded points share identical
-// features, so they are mutual zero-distance neighbours tie-broken by index (spec 2.2).
+// kNN #2 on gapnet02-like features (post-ReLU, 128 channels). The padding row is at distance 0 from
+// itself and fills its own list (the reference's padded points, mutual zero-distance neighbours).
 TEST_F(KnnParity, FeaturesGapnet02B8) {
-  Tensor h = rand({8, 100, 128}, -1.0, 2.0);
+  const std::vector<std::int64_t> real{30, 35, 40, 45, 50, 55, 100, 3};
+  const JetRows layout = cpu_rows(8, 100, real);
+  Tensor h = rand({layout.rows, 128}, -1.0, 2.0);
   float* p = h.data<float>();
   for (std::int64_t i = 0; i < h.numel(); ++i) p[i] = std::max(p[i], 0.0f);
   for (std::int64_t b = 0; b < 8; ++b)
-    for (std::int64_t i = 30 + 5 * b; i < 100; ++i)
-      std::fill(p + (b * 100 + i) * 128, p + (b * 100 + i + 1) * 128, 0.25f);
-  check_features(h, 10);
+    if (layout.host_real[b] < 100) {
+      const std::int64_t pad = layout.host_offsets[b] + layout.host_real[b];
+      std::fill(p + pad * 128, p + (pad + 1) * 128, 0.25f);
+    }
+  check_features(h, 8, 100, real, 10);
 }
-TEST_F(KnnParity, FeaturesOddChannels) { check_features(randn({5, 33, 7}), 5); }
-TEST_F(KnnParity, FeaturesWideChannelsNeedOptInSharedMemory) { check_features(randn({2, 100, 256}), 10); }
+TEST_F(KnnParity, FeaturesOddChannels) {
+  const std::vector<std::int64_t> real{33, 2, 0, 17, 4};
+  check_features(packed_randn(5, 33, real, 7), 5, 33, real, 5);
+}
+TEST_F(KnnParity, FeaturesWideChannelsNeedOptInSharedMemory) {
+  const std::vector<std::int64_t> real{100, 60};
+  check_features(packed_randn(2, 100, real, 256), 2, 100, real, 10);
+}
 
 }  // namespace
 }  // namespace ucluster

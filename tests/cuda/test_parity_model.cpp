@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/jet_rows.h"
 #include "model/losses.h"
 #include "model/ucluster_model.h"
 #include "tests/cuda/parity_support.h"
@@ -63,8 +64,9 @@ class ModelParity : public parity::CudaParity, public ::testing::WithParamInterf
     for (auto& v : mu) v = static_cast<float>(mu_rng.uniform(0.0, 1.0));
     ctx().copy(side.store.param("mu"), ctx().from_vector<float>({3, 3}, mu, Device::cpu()));
     Tape tape(ctx());
-    const model::ForwardOutput out = net_.forward(tape, side.store, ctx().to(data, device), model::BatchNormMode::Train,
-                                                  &side.capture);
+    // Packed rows (engine/jet_rows.h): the model runs on the jets' real points and padding rows.
+    const model::ForwardOutput out = net_.forward(tape, side.store, pack_jets(ctx(), data, device),
+                                                  model::BatchNormMode::Train, &side.capture);
     const model::Losses losses = model::compute_losses(tape, out, param_var(side.store, "mu"), ctx().to(targets, device),
                                                        10.0, model::LossConfig{}, true);
     side.store.zero_grad(ctx());

@@ -4,11 +4,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
+#include <random>
 #include <type_traits>
 #include <string>
 #include <vector>
 #include "engine/context.h"
+#include "kernels/packed_rows.h"
 
 namespace emu_check {
 
@@ -29,6 +32,46 @@ inline ucluster::ContextOptions quiet_cpu_options() {
   o.device = "cpu";
   o.log = [](const std::string&) {};
   return o;
+}
+
+// A packed-row layout (engine/jet_rows.h) in host memory, built here rather than by make_jet_rows
+// so that the checks need only the raw views: jet b holds real[b] real rows and, when real[b] <
+// slots, one padding row of weight slots - real[b].
+struct Layout {
+  std::vector<std::int32_t> offsets{0}, real, row_jet;
+  std::vector<float> weight;
+  std::int64_t slots = 0, max_jet_rows = 0;
+
+  Layout(const std::vector<std::int32_t>& real_counts, std::int64_t p) : real(real_counts), slots(p) {
+    for (std::size_t b = 0; b < real.size(); ++b) {
+      const std::int64_t n = real[b], rows = n + (n < slots);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        row_jet.push_back(std::int32_t(b));
+        weight.push_back(r < n ? 1.0f : float(slots - n));
+      }
+      offsets.push_back(offsets.back() + std::int32_t(rows));
+      max_jet_rows = std::max(max_jet_rows, rows);
+    }
+  }
+  std::int64_t jets() const { return std::int64_t(real.size()); }
+  // Whether row r is its jet's padding row.
+  bool padding(std::int64_t r) const { return r - offsets[row_jet[r]] == real[row_jet[r]]; }
+  std::int64_t rows() const { return offsets.back(); }
+  ucluster::PackedRows view() const {
+    return {offsets.data(), real.data(), row_jet.data(), jets(), slots, rows(), max_jet_rows};
+  }
+};
+
+// Real counts of `jets` jets out of `slots`, shuffled: the edge cases first (slots: no padding row,
+// 0, k - 1 when k > 1, 1), as many as there are jets, then random counts in [0, slots].
+inline std::vector<std::int32_t> random_real_counts(std::mt19937_64& rng, int jets, int slots, int k) {
+  std::vector<std::int32_t> real;
+  for (int n : {slots, 0, k - 1, 1})
+    if (int(real.size()) < jets && n >= 0) real.push_back(n);
+  std::uniform_int_distribution<int> count(0, slots);
+  while (int(real.size()) < jets) real.push_back(count(rng));
+  std::shuffle(real.begin(), real.end(), rng);
+  return real;
 }
 
 // Counts the comparisons that failed.

@@ -1,9 +1,13 @@
-// Runs the emulated CUDA body of the edge_attention family (kernels/cuda/edge_attention.cu, turned into C++
-// by transform.py) against the CPU body on raw pointers (tools/cuda-emu/run).
+// Runs the emulated CUDA body of the edge_attention family (kernels/cuda/edge_attention.cu and
+// edge_attention_backward.cu, turned into C++ by transform.py) against the CPU body on raw pointers
+// (tools/cuda-emu/run), on packed rows of jets with random real counts (0, 1, fewer than k, exactly
+// P: no padding row), the padding rows repeated in the neighbour lists as the kNN ops repeat them,
+// with the row weights (weighted statistics) and without (every row once).
 #include <cmath>
 #include <cstdio>
 #include <random>
 #include <vector>
+#include "check_common.h"
 #include "kernels/cpu/edge_attention.h"
 #include "kernels/cuda/edge_attention.h"
 #include "engine/context.h"
@@ -28,26 +32,36 @@ void cmp(const char* what, const V& a, const V& b, double rel, bool exact = fals
   fails += bad > 0;
 }
 
-void run(int B, int N, int k, int C, bool training) {
-  std::printf("== B=%d N=%d k=%d C=%d %s\n", B, N, k, C, training ? "training" : "inference");
+void run(int B, int Pslots, int k, int C, bool training, bool weighted) {
+  const emu_check::Layout lay(emu_check::random_real_counts(rng, B, Pslots, k), Pslots);
+  const std::int64_t R = lay.rows();
+  std::printf("== B=%d P=%d R=%lld k=%d C=%d %s %s\n", B, Pslots, (long long)R, k, C, training ? "training" : "inference",
+              weighted ? "weighted" : "unweighted");
   ContextOptions o; o.device = "cpu"; o.log = [](const std::string&) {};
   Context ctx(o);
   const double grid = 1.0 / 64;
-  V P(B * N * C), bias(C), gamma(C), beta(C), mean(C), var(C);
+  V P(R * C), bias(C), gamma(C), beta(C), mean(C), var(C);
   for (auto& x : P) x = std::nearbyint(nrm() / grid) * grid;
   for (auto& x : bias) x = std::nearbyint(0.25 * nrm() / grid) * grid;
   for (auto& x : gamma) x = unif(0.5, 1.5);
-  std::vector<std::int32_t> idx(B * N * k);
-  for (auto& v : idx) v = std::uniform_int_distribution<int>(0, N - 1)(rng);
-  for (int b = 0; b < B; ++b) for (int i = 0; i < N; ++i) {
-    int* row = idx.data() + (b * N + i) * k;
-    if (i % 4 == 0) row[0] = i;
+  // Neighbour lists within each jet (absolute rows): random, self, repeats, a common neighbour, and the
+  // padding row filling the tail of some lists (and all of its own) as the kNN ops do.
+  std::vector<std::int32_t> idx(R * k);
+  for (std::int64_t r = 0; r < R; ++r) {
+    const std::int32_t first = lay.offsets[lay.row_jet[r]], real = lay.real[lay.row_jet[r]];
+    const int n = lay.offsets[lay.row_jet[r] + 1] - first, i = int(r - first);
+    std::int32_t* row = idx.data() + r * k;
+    for (int j = 0; j < k; ++j) row[j] = first + std::uniform_int_distribution<int>(0, n - 1)(rng);
+    if (i % 4 == 0) row[0] = first + i;
     if (k >= 3 && i % 3 == 0) row[2] = row[1];
-    if (i % 5 == 1) row[k - 1] = 0;
+    if (i % 5 == 1) row[k - 1] = first;
+    if (real < Pslots && (i % 2 == 0 || lay.padding(r)))
+      for (int j = std::min(k - 1, i % 3); j < k; ++j) row[j] = first + real;
   }
   EdgeLayerArgs<float> a;
   a.projected = P.data(); a.idx = idx.data(); a.bias = bias.data(); a.gamma = gamma.data(); a.beta = beta.data();
-  a.mean = mean.data(); a.var = var.data(); a.eps = 1e-3; a.batch = B; a.n = N; a.k = k; a.channels = C;
+  a.mean = mean.data(); a.var = var.data(); a.eps = 1e-3; a.jets = B; a.rows = R; a.k = k; a.channels = C;
+  a.offsets = lay.offsets.data(); a.weight = weighted ? lay.weight.data() : nullptr; a.max_jet_rows = lay.max_jet_rows;
   // statistics
   V m_c(C), v_c(C), m_e(C, NAN), v_e(C, NAN);
   std::vector<std::int64_t> calls_c, calls_e;
@@ -65,7 +79,7 @@ void run(int B, int N, int k, int C, bool training) {
     const double h = (std::floor(mean[c] / grid) + 0.5 + std::uniform_int_distribution<int>(-16, 16)(rng)) * grid;
     beta[c] = gamma[c] * inv * (mean[c] - h);
   }
-  const int E = B * N * k;
+  const std::int64_t E = R * k;
   V y_c(E * C), y_e(E * C, NAN);
   cpu::edge_layer_forward<float>(a, y_c.data()); cuda::edge_layer_forward(ctx, a, y_e.data());
   cmp("y", y_e, y_c, 0, true);
@@ -75,14 +89,14 @@ void run(int B, int N, int k, int C, bool training) {
   cmp("score", s_e, s_c, 1e-5);
   V alpha(E); for (auto& x : alpha) x = unif(0.01, 1);
   V ob(C); for (auto& x : ob) x = nrm();
-  V o_c(B * N * C), g_c(B * N * C), o_e(B * N * C, NAN), g_e(B * N * C, NAN);
+  V o_c(R * C), g_c(R * C), o_e(R * C, NAN), g_e(R * C, NAN);
   cpu::edge_aggregate_forward<float>(a, alpha.data(), ob.data(), o_c.data(), g_c.data());
   cuda::edge_aggregate_forward(ctx, a, alpha.data(), ob.data(), o_e.data(), g_e.data());
   cmp("o", o_e, o_c, 1e-5); cmp("g", g_e, g_c, 0, true);
   // backward
   auto randv = [](size_t n) { V v(n); for (auto& x : v) x = nrm(); return v; };
   for (int sync = 0; sync < 2; ++sync) {
-    const V ds = randv(E), dp0 = randv(B * N * C), db0 = randv(C), dga0 = randv(C), dbe0 = randv(C), dw0 = randv(C), dwb0 = randv(1);
+    const V ds = randv(E), dp0 = randv(R * C), db0 = randv(C), dga0 = randv(C), dbe0 = randv(C), dw0 = randv(C), dwb0 = randv(1);
     V dp_c = dp0, db_c = db0, dga_c = dga0, dbe_c = dbe0, dw_c = dw0, dwb_c = dwb0;
     V dp_e = dp0, db_e = db0, dga_e = dga0, dbe_e = dbe0, dw_e = dw0, dwb_e = dwb0;
     EdgeLayerGradArgs<float> gc{dp_c.data(), db_c.data(), dga_c.data(), dbe_c.data(), training};
@@ -96,7 +110,7 @@ void run(int B, int N, int k, int C, bool training) {
     cmp("score dbeta", dbe_e, dbe_c, 1e-5); cmp("score dw", dw_e, dw_c, 1e-5); cmp("score dw_bias", dwb_e, dwb_c, 1e-5);
     for (int variant = 0; variant < 3; ++variant) {
       const bool with_dout = variant != 2, with_dg = variant != 1;
-      const V dout = randv(B * N * C), dg = randv(B * N * C), dal0 = randv(E), dob0 = randv(C);
+      const V dout = randv(R * C), dg = randv(R * C), dal0 = randv(E), dob0 = randv(C);
       V dp_c = dp0, db_c = db0, dga_c = dga0, dbe_c = dbe0, dal_c = dal0, dob_c = dob0;
       V dp_e = dp0, db_e = db0, dga_e = dga0, dbe_e = dbe0, dal_e = dal0, dob_e = dob0;
       EdgeLayerGradArgs<float> gc{dp_c.data(), db_c.data(), dga_c.data(), dbe_c.data(), training};
@@ -114,11 +128,12 @@ void run(int B, int N, int k, int C, bool training) {
 }
 
 int main() {
-  run(3, 20, 5, 16, true);
-  run(2, 17, 4, 3, false);
-  run(2, 12, 3, 40, true);
-  run(2, 9, 1, 5, true);
-  run(2, 10, 4, 300, true);
+  run(5, 20, 5, 16, true, true);
+  run(4, 17, 4, 3, false, true);
+  run(4, 12, 3, 40, true, true);
+  run(4, 12, 3, 40, true, false);
+  run(4, 9, 1, 5, true, true);
+  run(4, 10, 4, 300, true, true);
   std::printf("%s\n", fails ? "SOME FAILED" : "ALL OK");
   return fails != 0;
 }

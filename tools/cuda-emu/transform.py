@@ -4,19 +4,20 @@ every kernel launch `k<<<grid, block, smem, stream>>>(args)` becomes emu_launch(
 the CUDA helpers header is swapped for emu_common.h (which brings cublas_emu.h, the host stand-in for the
 cuBLAS calls), `extern __shared__ T name[]` for a pointer into the launch's dynamic shared memory, and device
 memory for host memory.
-The kernels/cuda/*.cuh headers it includes that launch kernels (reduce.cuh) are pasted in and transformed with it.
+The kernels/cuda/*.cuh headers it includes that launch kernels (edge_attention_layer.cuh, reduce.cuh; in that
+order, the first including the second) are pasted in and transformed with it.
 Usage: transform.py IN.cu OUT.cpp. A text transformation for the constructs our kernels use, no CUDA parser."""
 import os
 import re
 import sys
 s = open(sys.argv[1]).read()
 root = os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[1])))  # the kernels/ folder
-for header in ('reduce.cuh',):
+for header in ('edge_attention_layer.cuh', 'reduce.cuh'):
     line = '#include "kernels/cuda/%s"' % header
     if line in s:
         body = open(os.path.join(root, 'cuda', header)).read()
         body = body.replace('#pragma once', '').replace('#include "kernels/cuda/common.cuh"', '')
-        s = s.replace(line, body)
+        s = s.replace(line, body, 1).replace(line, '')
 s = s.replace('#include "kernels/cuda/common.cuh"', '#include "emu_common.h"')
 # dynamic shared memory `extern __shared__ T name[];` -> a pointer into the launch's buffer
 s = re.sub(r'extern __shared__ ([\w:]+) (\w+)\[\];', r'\1* \2 = reinterpret_cast<\1*>(emu_dyn_smem.data());', s)
