@@ -96,6 +96,7 @@ EdgeLayerArgs<T> args_of(const EdgeLayer& edge, const Dims& d) {
   a.eps = edge.eps;
   a.jets = edge.rows.jets;
   a.rows = d.rows;
+  a.max_jet_rows = edge.rows.max_jet_rows();
   a.k = d.k;
   a.channels = d.channels;
   return a;

@@ -140,7 +140,7 @@ void edge_layer_backward(const EdgeLayerArgs<T>& a, const EdgeLayerGradArgs<T>& 
           const T w = grads.batch_statistics ? weight_of(a, row) : T(1);
           for (std::int64_t c = 0; c < C; ++c) {
             const RecomputedEdge<T> r = recompute(e, row, c, p_i, p_j);
-            de[c] = scale[c] * (r.dy_hat - w * mean_dy[c] - w * (r.x_hat * mean_dyx[c]));
+            de[c] = edge_math::edge_train_grad(scale[c], r.dy_hat, w, mean_dy[c], r.x_hat, mean_dyx[c]);
             p[c] += double(de[c]);
           }
           // e_ij = P_i - P_j + b: the point gets +de, its neighbour -de (both rows are this jet's).
