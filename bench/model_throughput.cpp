@@ -72,26 +72,12 @@ FileJets read_file_jets(const std::string& path, std::int64_t count) {
 
 Tensor jets_tensor(Context& ctx, const FileJets& jets, std::int64_t first, std::int64_t count) {
   const auto begin = jets.data.begin() + first * 800;
-  return ctx.from_vector<float>({count, 100, 8}, std::vector<float>(begin, begin + count * 800));
+  return ctx.from_vector<float>({count, 100, 8}, std::vector<float>(begin, begin + count * 800), Device::cpu());
 }
 
-// Real particles per jet: rows with a non-zero feature (prepared and synthetic jets pad with zeros).
-std::vector<int> multiplicities(Context& ctx, const Tensor& jets) {
-  const std::vector<float> v = ctx.to_vector<float>(jets);
-  std::vector<int> n(v.size() / 800, 0);
-  for (std::size_t j = 0; j < n.size(); ++j)
-    for (std::size_t i = 0; i < 100; ++i)
-      for (std::size_t f = 0; f < 8; ++f)
-        if (v[(j * 100 + i) * 8 + f] != 0.0f) {
-          n[j] += 1;
-          break;
-        }
-  return n;
-}
-
-double mean(const std::vector<int>& v) {
+double mean(const std::vector<std::int32_t>& v) {
   double s = 0;
-  for (int x : v) s += x;
+  for (std::int32_t x : v) s += x;
   return v.empty() ? 0.0 : s / double(v.size());
 }
 
@@ -121,8 +107,9 @@ int run(int argc, char** argv) {
   model.initialise(ctx, store, rng);
   if (infer_batch <= 0) infer_batch = batch;
   const FileJets file_jets = data_path.empty() ? FileJets{} : read_file_jets(data_path, std::max(batch, infer_batch));
-  Tensor data = ctx.to(data_path.empty() ? synthetic_jets(ctx, batch, rng) : jets_tensor(ctx, file_jets, 0, batch),
-                       ctx.device());
+  // Jets stay on the host, as the trainer's batches do: every step packs them into rows
+  // (engine/jet_rows.h) on the device, and that cost is timed with the step.
+  Tensor data = data_path.empty() ? synthetic_jets(ctx, batch, rng) : jets_tensor(ctx, file_jets, 0, batch);
   std::vector<std::int32_t> target(static_cast<std::size_t>(batch));
   for (std::size_t i = 0; i < target.size(); ++i)
     target[i] = data_path.empty() ? static_cast<std::int32_t>(rng.below(19)) : file_jets.target[i];
@@ -140,7 +127,7 @@ int run(int argc, char** argv) {
       ctx.device().is_cuda() ? ctx.allocator(ctx.device()).stats().peak_bytes_in_use : std::size_t{0};
   const std::size_t train_peak_host = ctx.allocator(Device::cpu()).stats().peak_bytes_in_use;
 
-  Tensor one = ctx.to(data_path.empty() ? synthetic_jets(ctx, 1, rng) : jets_tensor(ctx, file_jets, 0, 1), ctx.device());
+  Tensor one = data_path.empty() ? synthetic_jets(ctx, 1, rng) : jets_tensor(ctx, file_jets, 0, 1);
   auto infer = [&](const Tensor& x) {
     Tape tape(ctx, false);
     return model.forward(tape, store, x, model::BatchNormMode::Inference).z;
@@ -156,7 +143,7 @@ int run(int argc, char** argv) {
   // no graph and these measure the plain forward): 50 back-to-back run()s, then the latency a
   // trigger-side user sees, one jet from a host tensor in and z copied back to the host, averaged.
   model::InferenceGraph graph(model, store, ctx, 1);
-  const Tensor one_host = ctx.to(one, Device::cpu());
+  const Tensor& one_host = one;
   graph.run(one);
   ctx.synchronize();
   t0 = std::chrono::steady_clock::now();
@@ -169,9 +156,8 @@ int run(int argc, char** argv) {
   const double graph_latency_s = seconds_since(t0) / reps;
 
   Tensor infer_data = infer_batch == batch ? data
-                      : ctx.to(data_path.empty() ? synthetic_jets(ctx, infer_batch, rng)
-                                                 : jets_tensor(ctx, file_jets, 0, infer_batch),
-                               ctx.device());
+                      : (data_path.empty() ? synthetic_jets(ctx, infer_batch, rng)
+                                           : jets_tensor(ctx, file_jets, 0, infer_batch));
   infer(infer_data);  // warm-up at this size
   ctx.synchronize();
   t0 = std::chrono::steady_clock::now();
@@ -191,7 +177,7 @@ int run(int argc, char** argv) {
       "\"mean_multiplicity\": %.3f, \"single_jet_multiplicity\": %d, ",
       nlohmann::json(cpu.model).dump().c_str(), ctx.num_threads(),
       nlohmann::json(data_path.empty() ? "synthetic (20-79 particles)" : data_path).dump().c_str(),
-      mean(multiplicities(ctx, data)), multiplicities(ctx, one).at(0));
+      mean(count_real_points(data)), count_real_points(one).at(0));
   std::printf(
       "\"device\": \"%s\", \"edge_path\": \"%s\", \"batch\": %lld, \"train_step_s\": %.5f, "
       "\"train_jets_per_s\": %.1f, "

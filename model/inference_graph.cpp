@@ -8,8 +8,9 @@ namespace ucluster::model {
 
 namespace {
 
+template <typename Jets>
 InferenceOutput inference_forward(const UClusterModel& model, const ParamStore& store, Context& ctx,
-                                  const Tensor& jets) {
+                                  const Jets& jets) {
   Tape tape(ctx, /*grad_enabled=*/false);
   const ForwardOutput out = model.forward(tape, store, jets, BatchNormMode::Inference);
   return {out.z->value, out.logits->value};
@@ -45,16 +46,22 @@ void InferenceGraph::capture() {
   cuda_runtime::stream_wait(mine, ctx_.cuda(), event_.get());
 
   input_ = graph_ctx_->zeros(input_shape_, DType::F32);
+  // A graph replays fixed shapes, so it keeps every jet's N rows: the reference's own layout
+  // (dense_jet_rows; padded points are rows like the others), made before the capture because it
+  // copies from the host. Packing by multiplicity would need the jets on the host first.
+  const std::int64_t batch = input_shape_[0], n = input_shape_[1], features = input_shape_[2];
+  input_jets_ = JetBatch{dense_jet_rows(*graph_ctx_, batch, n, DType::F32, graph_ctx_->device()),
+                         input_.reshape({batch * n, features})};
   // Warm-up, un-captured and with the very input buffer of the capture: the private allocator's
   // cache then holds every block size the forward asks for (the capture allocates the same sizes in
   // the same order, so it should not need cudaMalloc), cuBLAS has initialised its handle and
   // workspace, and every kernel's module is loaded. Its outputs go back to the cache here.
-  inference_forward(model_, store_, *graph_ctx_, input_);
+  inference_forward(model_, store_, *graph_ctx_, input_jets_);
   graph_ctx_->synchronize();
 
   cuda_runtime::begin_capture(mine);
   try {
-    outputs_ = inference_forward(model_, store_, *graph_ctx_, input_);
+    outputs_ = inference_forward(model_, store_, *graph_ctx_, input_jets_);
   } catch (...) {
     cuda_runtime::abort_capture(mine);
     throw;

@@ -8,7 +8,8 @@
 // graph captured from a shared caching allocator). run() never allocates from it. Parameters and BN
 // moving statistics are read in place from the ParamStore, whose device addresses never change, so
 // replays see parameters updated in place (optimiser steps, checkpoint loads) without recapture.
-// On a CPU context there is no graph: run() calls the model's forward.
+// On a CPU context there is no graph: run() calls the model's forward (on packed rows,
+// engine/jet_rows.h). The graph keeps every jet's N rows (fixed shapes; see capture()).
 //
 // The model, the ParamStore and the caller's Context must outlive the InferenceGraph. run() is not
 // thread-safe.
@@ -69,6 +70,8 @@ class InferenceGraph {
   // go first, then the buffers, then the private context (which synchronises its stream).
   std::unique_ptr<Context> graph_ctx_;
   Tensor input_;
+  JetBatch input_jets_;  // input_ as the rows of the dense layout
+
   InferenceOutput outputs_;
   Handle event_;
   Handle graph_;

@@ -265,7 +265,7 @@ struct UClusterModel::Pass {
 ForwardOutput UClusterModel::forward(Tape& tape, const ParamStore& store, const Tensor& data, BatchNormMode mode,
                                      Capture* capture, const ReplicaSum& bn_sync) const {
   check_rank("UClusterModel::forward", "input", data, 3);
-  return forward(tape, store, pack_jets(tape.ctx(), data, data.device()), mode, capture, bn_sync);
+  return forward(tape, store, pack_jets(tape.ctx(), data, tape.ctx().device()), mode, capture, bn_sync);
 }
 
 ForwardOutput UClusterModel::forward(Tape& tape, const ParamStore& store, const JetBatch& batch, BatchNormMode mode,

@@ -75,7 +75,7 @@ class UClusterModel {
   ForwardOutput forward(Tape& tape, const ParamStore& store, const JetBatch& batch, BatchNormMode mode,
                         Capture* capture = nullptr, const ReplicaSum& bn_sync = {}) const;
   // The same for jets [B, N, F] as stored (padding included): packs them first (pack_jets, which
-  // reads them on the host).
+  // reads them on the host) onto the context's device.
   ForwardOutput forward(Tape& tape, const ParamStore& store, const Tensor& data, BatchNormMode mode,
                         Capture* capture = nullptr, const ReplicaSum& bn_sync = {}) const;
 

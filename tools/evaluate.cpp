@@ -146,13 +146,12 @@ int run(const Options& o) {
     if (b.size == 0) continue;
     const std::int64_t first = b.rows.at(0);
     UCLUSTER_CHECK(b.rows.back() == first + b.size - 1, "evaluate: non-contiguous batch rows");
-    const Tensor data = ctx.from_vector<float>(
-        {b.size, b.n_particles, b.n_features},
-        std::vector<float>(b.data.begin(), b.data.begin() + b.size * b.n_particles * b.n_features));
+    // Packed rows (engine/jet_rows.h): each jet costs its real particles plus one padding row.
+    const JetBatch jets = pack_jets(ctx, b.data.data(), b.size, b.n_particles, b.n_features, ctx.device());
     const Tensor targets =
         ctx.from_vector<std::int32_t>({b.size}, std::vector<std::int32_t>(b.target.begin(), b.target.begin() + b.size));
     Tape tape(ctx, false);
-    const model::ForwardOutput fwd = model.forward(tape, store, data, model::BatchNormMode::Inference);
+    const model::ForwardOutput fwd = model.forward(tape, store, jets, model::BatchNormMode::Inference);
     const model::Losses losses = model::compute_losses(tape, fwd, mu, targets, alpha, config.losses(), joint);
     const model::HostOutputs host = model::host_outputs(ctx, fwd, losses);
     const std::int64_t bad = host.first_non_finite_jet();

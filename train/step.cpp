@@ -4,7 +4,7 @@ namespace ucluster {
 
 TrainingStep::TrainingStep(Context& ctx, const model::UClusterModel& model, const ParamStore& store,
                            const Tensor& data, const Tensor& targets, StepSettings settings)
-    : TrainingStep(ctx, model, store, pack_jets(ctx, data, data.device()), targets, std::move(settings)) {}
+    : TrainingStep(ctx, model, store, pack_jets(ctx, data, ctx.device()), targets, std::move(settings)) {}
 
 TrainingStep::TrainingStep(Context& ctx, const model::UClusterModel& model, const ParamStore& store,
                            const JetBatch& jets, const Tensor& targets, StepSettings settings)
