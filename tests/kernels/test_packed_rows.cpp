@@ -188,8 +188,9 @@ void check_pack_round_trip() {
     for (std::int64_t i = 0; i < kReal[b]; ++i)
       for (std::int64_t f = 0; f < F; ++f)
         EXPECT_EQ(packed[(first + i) * F + f], xs[(b * kSlots + i) * F + f]) << "jet " << b << " point " << i;
-    if (kReal[b] < kSlots)
+    if (kReal[b] < kSlots) {
       for (std::int64_t f = 0; f < F; ++f) EXPECT_EQ(packed[(first + kReal[b]) * F + f], T(0)) << "jet " << b;
+    }
   }
   // unpack_rows puts every padded point back as the (zero) padding row: the original jets exactly.
   const Tensor back = unpack_rows(ctx, batch.points, batch.rows);
@@ -400,7 +401,8 @@ struct EdgeCase {
 };
 
 EdgeCase edge_case(Context& ctx) {
-  EdgeCase c{graph(ctx)};
+  EdgeCase c;
+  c.g = graph(ctx);
   const std::int64_t A = c.A;
   c.P = f64(ctx, {c.g.L.packed.rows, A}, uniform(ctx, c.g.L.packed.rows * A));
   c.Pd = expanded(ctx, c.P, c.g.L.packed);
