@@ -14,6 +14,7 @@
 #include "kernels/dense.h"
 #include "kernels/edge.h"
 #include "kernels/edge_attention.h"
+#include "tests/kernels/packed_jets.h"
 #include "tests/kernels/thread_counts.h"
 #include "tests/test_support.h"
 #include "tests/two_replicas.h"
@@ -23,7 +24,10 @@ namespace {
 
 using test::random_tensor;
 
-// A GAP block's edge part for B jets of N points, k neighbours, A channels, in double.
+// A GAP block's edge part for B jets of N points, k neighbours, A channels, in double. The points
+// are the rows of the reference's layout (dense_jet_rows: jet b's N points are rows b N .. b N + N - 1,
+// P [B N, A]); idx holds each point's neighbours within its jet, made absolute rows by indices_of.
+// These tests are about the fused ops themselves; the padding row is tested in test_packed_rows.cpp.
 struct Problem {
   std::int64_t B, N, k, A;
   std::vector<double> P, b, gamma, beta, w, wb, a, c_gamma, c_beta, out_b;
@@ -82,10 +86,18 @@ Tensor tensor_like(Context& ctx, const Tensor& like, const std::vector<double>& 
 template <typename T>
 std::vector<Tensor> inputs_of(Context& ctx, const Problem& p) {
   const std::int64_t B = p.B, N = p.N, A = p.A;
-  return {tensor<T>(ctx, {B, N, A}, p.P), tensor<T>(ctx, {A}, p.b),       tensor<T>(ctx, {A}, p.gamma),
+  return {tensor<T>(ctx, {B * N, A}, p.P), tensor<T>(ctx, {A}, p.b),       tensor<T>(ctx, {A}, p.gamma),
           tensor<T>(ctx, {A}, p.beta),    tensor<T>(ctx, {A, 1}, p.w),    tensor<T>(ctx, {1}, p.wb),
           tensor<T>(ctx, {B, N}, p.a),    tensor<T>(ctx, {1}, p.c_gamma), tensor<T>(ctx, {1}, p.c_beta),
           tensor<T>(ctx, {A}, p.out_b)};
+}
+
+// The layout of p's jets and their neighbours as absolute rows [B N, k].
+JetRows rows_of(Context& ctx, const Problem& p, DType dtype) {
+  return dense_jet_rows(ctx, p.B, p.N, dtype, Device::cpu());
+}
+Tensor indices_of(Context& ctx, const Problem& p) {
+  return ctx.from_vector<std::int32_t>({p.B * p.N, p.k}, test::absolute_indices(p.idx, p.N, p.k));
 }
 
 // c = ReLU(BN(score)) of the neighbour-attention conv, as the model's normalise() does it.
@@ -98,23 +110,25 @@ Var score_to_coefficient(Tape& t, const Problem& p, const Var& score, const std:
   return reshape(t, relu(t, y), {s.dim(0), s.dim(1), s.dim(2)});
 }
 
-// Output [B, N, 2A] = concat(ReLU(o), g) of the fused path.
+// Output [B N, 2A] = concat(ReLU(o), g) of the fused path. The attention softmax takes the
+// reference's [B, N, k] shapes: score and alpha are reshaped around it, as the model does.
 Var fused(Tape& t, const Problem& p, const std::vector<Var>& v, bool train, const ReplicaSum& sync = {}) {
   Context& ctx = t.ctx();
   const Tensor& P = v[0]->value;
-  const Tensor idx = ctx.from_vector<std::int32_t>({p.B, p.N, p.k}, p.idx);
-  EdgeLayerVars edge{v[0], idx, v[1], v[2], v[3], Tensor(), Tensor(), kBatchNormEpsilon, train};
+  const Tensor idx = indices_of(ctx, p);
+  EdgeLayerVars edge{v[0], idx, v[1], v[2], v[3], Tensor(), Tensor(), kBatchNormEpsilon, train,
+                     rows_of(ctx, p, P.dtype())};
   if (train) {
     edge.mean = ctx.empty({p.A}, P.dtype());
     edge.var = ctx.empty({p.A}, P.dtype());
-    edge_batch_statistics(ctx, P, idx, v[1]->value, edge.mean, edge.var, sync);
+    edge_batch_statistics(ctx, P, idx, edge.rows, v[1]->value, edge.mean, edge.var, sync);
   } else {
     edge.mean = tensor_like(ctx, P, p.mean);
     edge.var = tensor_like(ctx, P, p.var);
   }
-  Var score = edge_score(t, edge, v[4], v[5], sync);
+  Var score = reshape(t, edge_score(t, edge, v[4], v[5], sync), {p.B, p.N, p.k, 1});
   Var alpha = attention_softmax(t, v[6], score_to_coefficient(t, p, score, v, train, sync), kAttentionLeakySlope);
-  EdgeAggregateResult r = edge_aggregate(t, edge, alpha, v[9], sync);
+  EdgeAggregateResult r = edge_aggregate(t, edge, reshape(t, alpha, {p.B * p.N, p.k}), v[9], sync);
   return concat(t, {relu(t, r.o), r.g});
 }
 
@@ -122,11 +136,13 @@ Var fused(Tape& t, const Problem& p, const std::vector<Var>& v, bool train, cons
 Var unfused(Tape& t, const Problem& p, const std::vector<Var>& v, bool train) {
   Context& ctx = t.ctx();
   const Tensor& P = v[0]->value;
-  const Tensor idx = ctx.from_vector<std::int32_t>({p.B, p.N, p.k}, p.idx);
-  Var e = bias_add(t, edge_diff(t, v[0], idx), v[1]);
+  const Tensor idx = indices_of(ctx, p);
+  Var e = bias_add(t, edge_diff(t, v[0], idx, rows_of(ctx, p, P.dtype())), v[1]);
   Var y = relu(t, train ? batch_norm_train(t, e, v[2], v[3]).y
                         : batch_norm_inference(t, e, v[2], v[3], tensor_like(ctx, P, p.mean),
                                                tensor_like(ctx, P, p.var)));
+  // y [B N, k, A] as the attention ops' [B, N, k, A].
+  y = reshape(t, y, {p.B, p.N, p.k, p.A});
   Var score = dense(t, y, v[4], v[5]);
   Var alpha = attention_softmax(t, v[6], score_to_coefficient(t, p, score, v, train, {}), kAttentionLeakySlope);
   return concat(t, {relu(t, attention_aggregate(t, alpha, y, v[9])), neighbour_max(t, y)});
@@ -219,17 +235,18 @@ TEST(EdgeAttention, StatisticsAndEdgeFeaturesMatchBatchNorm) {
   const Problem p = make_problem(2, 6, 3, 4);
   Context ctx(test::cpu_options());
   const std::vector<Tensor> in = inputs_of<double>(ctx, p);
-  const Tensor idx = ctx.from_vector<std::int32_t>({p.B, p.N, p.k}, p.idx);
+  const Tensor idx = indices_of(ctx, p);
+  const JetRows rows = rows_of(ctx, p, DType::F64);
   Tensor mean = ctx.empty({p.A}, DType::F64), var = ctx.empty({p.A}, DType::F64);
-  edge_batch_statistics(ctx, in[0], idx, in[1], mean, var);
+  edge_batch_statistics(ctx, in[0], idx, rows, in[1], mean, var);
   Tape t(ctx, false);
-  Var e = bias_add(t, edge_diff(t, make_var(in[0]), idx), make_var(in[1]));
+  Var e = bias_add(t, edge_diff(t, make_var(in[0]), idx, rows), make_var(in[1]));
   BatchNormResult bn = batch_norm_train(t, e, make_var(in[2]), make_var(in[3]));
   // Same double sums over the same values, in another order: within M eps64 of the scale.
   EXPECT_LT(relative_error(test::values(ctx, mean), test::values(ctx, bn.batch_mean)), 1e-13);
   EXPECT_LT(relative_error(test::values(ctx, var), test::values(ctx, bn.batch_var)), 1e-13);
-  Tensor y = ctx.empty({p.B, p.N, p.k, p.A}, DType::F64);
-  edge_layer_forward(ctx, EdgeLayer{in[0], idx, in[1], in[2], in[3], mean, var, kBatchNormEpsilon}, y);
+  Tensor y = ctx.empty({p.B * p.N, p.k, p.A}, DType::F64);
+  edge_layer_forward(ctx, EdgeLayer{in[0], idx, in[1], in[2], in[3], mean, var, kBatchNormEpsilon, rows}, y);
   EXPECT_LT(relative_error(test::values(ctx, y), test::values(ctx, relu(t, bn.y)->value)), 1e-13);
 }
 
@@ -324,24 +341,41 @@ TEST(EdgeAttention, TwoSynchronisedReplicasMatchOneProcess) {
 
 TEST(EdgeAttention, RejectsBadInput) {
   Context ctx(test::cpu_options());
-  const Tensor P = ctx.zeros({2, 4, 3}), b = ctx.zeros({3});
+  // Two jets of four points: rows [8, 3].
+  const JetRows rows = dense_jet_rows(ctx, 2, 4, DType::F32, Device::cpu());
+  const Tensor P = ctx.zeros({8, 3}), b = ctx.zeros({3});
   Tensor mean = ctx.empty({3}), var = ctx.empty({3});
-  Tensor idx = ctx.zeros({2, 4, 2}, DType::I32);
+  // Row 2 (jet 0, rows 0..3) names row 4, a row of jet 1.
+  Tensor idx = ctx.zeros({8, 2}, DType::I32);
   idx.data<std::int32_t>()[5] = 4;
-  std::string msg = test::error_of([&] { edge_batch_statistics(ctx, P, idx, b, mean, var); });
-  EXPECT_NE(msg.find("neighbour index 4 at position 5 is outside [0, 4)"), std::string::npos) << msg;
-  msg = test::error_of([&] { edge_batch_statistics(ctx, P, ctx.zeros({2, 5, 2}, DType::I32), b, mean, var); });
-  EXPECT_NE(msg.find("int32[2,5,2]@cpu"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("float32[2,4,3]@cpu"), std::string::npos) << msg;
-  const EdgeLayer edge{P, ctx.zeros({2, 4, 2}, DType::I32), b, b, b, b, ctx.zeros({3}), kBatchNormEpsilon};
-  msg = test::error_of([&] { edge_score_forward(ctx, edge, ctx.zeros({4}), Tensor(), ctx.empty({2, 4, 2, 1})); });
+  std::string msg = test::error_of([&] { edge_batch_statistics(ctx, P, idx, rows, b, mean, var); });
+  EXPECT_NE(msg.find("neighbour index 4 at position 5 is not a row of its point's jet"), std::string::npos) << msg;
+  msg = test::error_of([&] { edge_batch_statistics(ctx, P, ctx.zeros({10, 2}, DType::I32), rows, b, mean, var); });
+  EXPECT_NE(msg.find("int32[10,2]@cpu"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("float32[8,3]@cpu"), std::string::npos) << msg;
+  // Points that are not the layout's rows.
+  msg = test::error_of([&] { edge_batch_statistics(ctx, ctx.zeros({6, 3}), ctx.zeros({6, 2}, DType::I32), rows, b,
+                                                   mean, var); });
+  EXPECT_NE(msg.find("does not have the R = 8 rows"), std::string::npos) << msg;
+  // Row weights of another dtype than the points.
+  msg = test::error_of([&] {
+    edge_batch_statistics(ctx, P, ctx.zeros({8, 2}, DType::I32), dense_jet_rows(ctx, 2, 4, DType::F64, Device::cpu()),
+                          b, mean, var);
+  });
+  EXPECT_NE(msg.find("row weights"), std::string::npos) << msg;
+  // Valid indices: every point's neighbours are its jet's first row.
+  const Tensor first_rows = ctx.from_vector<std::int32_t>({8, 2}, {0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4});
+  const EdgeLayer edge{P, first_rows, b, b, b, b, ctx.zeros({3}), kBatchNormEpsilon, rows};
+  msg = test::error_of([&] { edge_score_forward(ctx, edge, ctx.zeros({4}), Tensor(), ctx.empty({8, 2, 1})); });
   EXPECT_NE(msg.find("score weights float32[4]@cpu"), std::string::npos) << msg;
   msg = test::error_of([&] {
-    edge_aggregate_forward(ctx, edge, ctx.zeros({2, 4, 3}), Tensor(), ctx.empty({2, 4, 3}), ctx.empty({2, 4, 3}));
+    edge_aggregate_forward(ctx, edge, ctx.zeros({8, 3}), Tensor(), ctx.empty({8, 3}), ctx.empty({8, 3}));
   });
   EXPECT_NE(msg.find("attention weights"), std::string::npos) << msg;
-  msg = test::error_of([&] { edge_batch_statistics(ctx, ctx.zeros({0, 4, 3}), ctx.zeros({0, 4, 2}, DType::I32), b,
-                                                   mean, var); });
+  msg = test::error_of([&] {
+    edge_batch_statistics(ctx, ctx.zeros({0, 3}), ctx.zeros({0, 2}, DType::I32),
+                          dense_jet_rows(ctx, 0, 4, DType::F32, Device::cpu()), b, mean, var);
+  });
   EXPECT_NE(msg.find("no edges"), std::string::npos) << msg;
 }
 
