@@ -126,19 +126,30 @@ void neighbour_max_forward(const T* y, T* g, std::int64_t rows, std::int64_t k, 
 template <typename T>
 void neighbour_max_backward(const T* y, const T* g, const T* dg, T* dy, std::int64_t rows, std::int64_t k,
                             std::int64_t channels) {
-#pragma omp parallel for schedule(static) if(parallel_worth(rows * k * channels))
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const T* yr = y + r * k * channels;
-    T* dyr = dy + r * k * channels;
-    for (std::int64_t ch = 0; ch < channels; ++ch) {
-      const T m = g[r * channels + ch];
-      std::int64_t ties = 0;
-      for (std::int64_t j = 0; j < k; ++j) ties += yr[j * channels + ch] == m;
-      if (ties == 0) continue;  // only when the max is NaN
-      // TF's _MinOrMaxGrad: (indicator / num_selected) * grad, split equally among exact ties.
-      const T share = (T(1) / T(ties)) * dg[r * channels + ch];
+  // Channels innermost (contiguous, vectorised); the ties are counted and the shares formed per
+  // channel exactly as before, and dy only changes where y equals the max.
+#pragma omp parallel if(parallel_worth(rows * k * channels))
+  {
+    std::vector<std::int64_t> ties(static_cast<std::size_t>(channels));
+    std::vector<T> share(static_cast<std::size_t>(channels));
+#pragma omp for schedule(static)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const T* yr = y + r * k * channels;
+      const T* gr = g + r * channels;
+      const T* dgr = dg + r * channels;
+      T* dyr = dy + r * k * channels;
+      std::fill(ties.begin(), ties.end(), 0);
       for (std::int64_t j = 0; j < k; ++j)
-        if (yr[j * channels + ch] == m) dyr[j * channels + ch] += share;
+        for (std::int64_t ch = 0; ch < channels; ++ch) ties[ch] += yr[j * channels + ch] == gr[ch];
+      // TF's _MinOrMaxGrad: (indicator / num_selected) * grad, split equally among exact ties (no
+      // tie only when the max is NaN, which then matches no element).
+      for (std::int64_t ch = 0; ch < channels; ++ch)
+        share[ch] = ties[ch] > 0 ? (T(1) / T(ties[ch])) * dgr[ch] : T(0);
+      for (std::int64_t j = 0; j < k; ++j)
+        for (std::int64_t ch = 0; ch < channels; ++ch) {
+          T& d = dyr[j * channels + ch];
+          d = yr[j * channels + ch] == gr[ch] ? d + share[ch] : d;
+        }
     }
   }
 }

@@ -84,8 +84,14 @@ void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T
   const std::int64_t C = channels;
   // mean holds the C column sums and, for the sync call, the (weighted) row count after them.
   Doubles mean = doubles(C + 1), var = doubles(C), inv = doubles(C);
-  column_sums(
-      rows, C, [&](std::int64_t r, std::int64_t c) { return weights.of(r) * double(x[r * C + c]); }, mean.data());
+  row_sums(
+      rows, C,
+      [&](std::int64_t r, double* p) {
+        const double w = weights.of(r);
+        const T* xr = x + r * C;
+        for (std::int64_t c = 0; c < C; ++c) p[c] += w * double(xr[c]);
+      },
+      mean.data());
   mean[C] = weighted_rows(weights, rows);
   if (sync) {
     sync(mean.data(), C + 1);
@@ -95,10 +101,12 @@ void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T
   for (std::int64_t c = 0; c < C; ++c) mean[c] /= m;
   // Two-pass biased variance, spec 2.1 (tf.nn.moments: mean of squared differences from the mean);
   // with sync, around the global mean.
-  column_sums(
+  row_sums(
       rows, C,
-      [&](std::int64_t r, std::int64_t c) {
-        return weights.of(r) * bn_math::centered_square(double(x[r * C + c]), mean[c]);
+      [&](std::int64_t r, double* p) {
+        const double w = weights.of(r);
+        const T* xr = x + r * C;
+        for (std::int64_t c = 0; c < C; ++c) p[c] += w * bn_math::centered_square(double(xr[c]), mean[c]);
       },
       var.data());
   if (sync) sync(var.data(), C);
@@ -118,18 +126,28 @@ void train_backward(const T* x, const T* gamma, const T* batch_mean, const T* in
                     T* dgamma, T* dbeta, std::int64_t rows, std::int64_t C, const ReplicaSum& sync,
                     const T* relu_output, RowWeights<T> weights) {
   // dy through the ReLU, in double.
-  auto g = [&](std::int64_t r, std::int64_t c) {
-    return double(grad_through_relu<kRelu>(relu_output, dy, r * C + c));
-  };
-  auto xhat = [&](std::int64_t r, std::int64_t c) {
-    return bn_math::x_hat(double(x[r * C + c]), double(batch_mean[c]), double(inv_std[c]));
-  };
-  // sums = [sum dy (C), sum dy x_hat (C), rows]: one buffer for the one sync call.
+  auto g = [&](std::int64_t i) { return double(grad_through_relu<kRelu>(relu_output, dy, i)); };
+  Doubles mean = doubles(C), inv = doubles(C), gamma_d = doubles(C);
+  for (std::int64_t c = 0; c < C; ++c) {
+    mean[c] = double(batch_mean[c]);
+    inv[c] = double(inv_std[c]);
+    gamma_d[c] = double(gamma[c]);
+  }
+  // sums = [sum dy (C), sum dy x_hat (C), rows]: one pass over the data, one buffer for the one
+  // sync call.
   Doubles sums = doubles(2 * C + 1);
   double* s_dy = sums.data();
   double* s_dy_xhat = s_dy + C;
-  column_sums(rows, C, g, s_dy);
-  column_sums(rows, C, [&](std::int64_t r, std::int64_t c) { return g(r, c) * xhat(r, c); }, s_dy_xhat);
+  row_sums(
+      rows, 2 * C,
+      [&](std::int64_t r, double* p) {
+        for (std::int64_t c = 0; c < C; ++c) {
+          const double gi = g(r * C + c);
+          p[c] += gi;
+          p[C + c] += gi * bn_math::x_hat(double(x[r * C + c]), mean[c], inv[c]);
+        }
+      },
+      sums.data());
   // Local: the data-parallel gradient all-reduce averages the parameter gradients later.
   add_parameter_grads(s_dy, s_dy_xhat, dgamma, dbeta, C);
   sums[2 * C] = weighted_rows(weights, rows);
@@ -137,10 +155,15 @@ void train_backward(const T* x, const T* gamma, const T* batch_mean, const T* in
   if (!dx) return;
   const double m = sums[2 * C];
 #pragma omp parallel for schedule(static) if(parallel_worth(rows * C))
-  for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t c = 0; c < C; ++c)
-      dx[r * C + c] += static_cast<T>(bn_math::train_input_grad(double(gamma[c]), double(inv_std[c]), m, g(r, c),
-                                                                s_dy[c], xhat(r, c), s_dy_xhat[c], weights.of(r)));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const double w = weights.of(r);
+    for (std::int64_t c = 0; c < C; ++c) {
+      const std::int64_t i = r * C + c;
+      dx[i] += static_cast<T>(bn_math::train_input_grad(gamma_d[c], inv[c], m, g(i), s_dy[c],
+                                                         bn_math::x_hat(double(x[i]), mean[c], inv[c]), s_dy_xhat[c],
+                                                         w));
+    }
+  }
 }
 }  // namespace
 
