@@ -1,6 +1,7 @@
 #include "io/h5.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <utility>
@@ -520,6 +521,80 @@ void File::write_attribute(const std::string& name, const std::string& value) {
 }
 std::string File::read_string_attribute(const std::string& name) const {
   return read_attr(id_.get(), name, "file '" + path_ + "'");
+}
+
+namespace {
+
+// An open group or dataset of `file` by path.
+Id open_object(hid_t file, const std::string& path, const std::string& object) {
+  QuietErrors quiet;
+  Id obj(H5Oopen(file, object.c_str(), H5P_DEFAULT), H5Oclose);
+  if (!obj.valid()) fail("file '", path, "' has no object '", object, "'");
+  return obj;
+}
+
+}  // namespace
+
+bool File::has_attribute(const std::string& object, const std::string& name) const {
+  return contains(object) && has_attr(open_object(id_.get(), path_, object).get(), name);
+}
+std::string File::read_string_attribute(const std::string& object, const std::string& name) const {
+  return read_attr(open_object(id_.get(), path_, object).get(), name, "'" + object + "' in file '" + path_ + "'");
+}
+void File::write_attribute(const std::string& object, const std::string& name, const std::string& value) {
+  write_attr(open_object(id_.get(), path_, object).get(), name, value, "'" + object + "' in file '" + path_ + "'");
+}
+
+std::int64_t File::read_int_attribute(const std::string& object, const std::string& name) const {
+  QuietErrors quiet;
+  const Id obj = open_object(id_.get(), path_, object);
+  const std::string where = "'" + object + "' in file '" + path_ + "'";
+  UCLUSTER_CHECK(H5Aexists(obj.get(), name.c_str()) > 0, where, " has no attribute '", name, "'");
+  Id attr(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!attr.valid()) fail("cannot open attribute '", name, "' of ", where, hdf5_detail());
+  Id ftype(H5Aget_type(attr.get()), H5Tclose);
+  Id space(H5Aget_space(attr.get()), H5Sclose);
+  const H5T_class_t cls = H5Tget_class(ftype.get());
+  // PyTables stores numpy booleans (pandas' `transposed`) as an 8-bit bitfield, which HDF5 does
+  // not convert to integers: bitfields and enums are read as their raw little-endian bytes.
+  UCLUSTER_CHECK((cls == H5T_INTEGER || cls == H5T_BITFIELD || cls == H5T_ENUM) &&
+                     H5Sget_simple_extent_npoints(space.get()) == 1,
+                 "attribute '", name, "' of ", where, " is not an integer scalar");
+  std::int64_t value = 0;
+  if (cls != H5T_INTEGER) {
+    const std::size_t size = H5Tget_size(ftype.get());
+    UCLUSTER_CHECK(size <= sizeof(value), "attribute '", name, "' of ", where, " is wider than 64 bits");
+    unsigned char raw[sizeof(value)] = {0};
+    if (H5Aread(attr.get(), ftype.get(), raw) < 0) fail("cannot read attribute '", name, "' of ", where, hdf5_detail());
+    for (std::size_t i = 0; i < size; ++i) value |= static_cast<std::int64_t>(raw[i]) << (8 * i);
+    return value;
+  }
+  if (H5Aread(attr.get(), H5T_NATIVE_INT64, &value) < 0)
+    fail("cannot read attribute '", name, "' of ", where, hdf5_detail());
+  return value;
+}
+
+void File::write_int_attribute(const std::string& object, const std::string& name, std::int64_t value) {
+  QuietErrors quiet;
+  const Id obj = open_object(id_.get(), path_, object);
+  if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
+  Id space(H5Screate(H5S_SCALAR), H5Sclose);
+  Id attr(H5Acreate2(obj.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr.valid()) fail_writing(obj.get(), "cannot create attribute '", name, "' on '", object, "' in '", path_, "'");
+  if (H5Awrite(attr.get(), H5T_NATIVE_INT64, &value) < 0)
+    fail_writing(obj.get(), "cannot write attribute '", name, "' on '", object, "' in '", path_, "'");
+}
+
+void File::write_bool_attribute(const std::string& object, const std::string& name, bool value) {
+  QuietErrors quiet;
+  const Id obj = open_object(id_.get(), path_, object);
+  if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
+  Id space(H5Screate(H5S_SCALAR), H5Sclose);
+  Id attr(H5Acreate2(obj.get(), name.c_str(), H5T_STD_B8LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr.valid()) fail_writing(obj.get(), "cannot create attribute '", name, "' on '", object, "' in '", path_, "'");
+  const unsigned char byte = value ? 1 : 0;
+  if (H5Awrite(attr.get(), H5T_NATIVE_B8, &byte) < 0)
+    fail_writing(obj.get(), "cannot write attribute '", name, "' on '", object, "' in '", path_, "'");
 }
 
 void File::flush() {

@@ -187,6 +187,17 @@ class File {
   void write_attribute(const std::string& name, const std::string& value);
   std::string read_string_attribute(const std::string& name) const;
 
+  // Attributes of any group or dataset by path ("df", "df/block0_values"): strings as above, and
+  // int64 scalars (pandas' fixed-format frames store ndim and nblocks as integers). Integers of any
+  // width, bitfields and enums (PyTables' booleans) are read as int64.
+  bool has_attribute(const std::string& object, const std::string& name) const;
+  std::string read_string_attribute(const std::string& object, const std::string& name) const;
+  void write_attribute(const std::string& object, const std::string& name, const std::string& value);
+  std::int64_t read_int_attribute(const std::string& object, const std::string& name) const;
+  void write_int_attribute(const std::string& object, const std::string& name, std::int64_t value);
+  // An 8-bit bitfield, as PyTables stores numpy booleans; read back with read_int_attribute.
+  void write_bool_attribute(const std::string& object, const std::string& name, bool value);
+
   void flush();
   // Closes the file now and reports a failure (a full disk) as an error. Datasets of a created file
   // that are still open are closed first, so that everything is written when close() returns

@@ -34,8 +34,8 @@ double sigma_photon(double e) {
 double sigma_neutral(double e) { return std::hypot(1.20 / std::sqrt(e / 7.0), 0.05); }
 
 // Sums deposits into cells; each non-empty cell becomes a massless candidate at its centre.
-void cells_to_candidates(std::vector<Deposit>& deposits, double size, CandidateKind kind, double scale, Rng& rng,
-                         std::vector<Candidate>& out) {
+void cells_to_candidates(std::vector<Deposit>& deposits, double size, CandidateKind kind, double scale,
+                         double threshold, Rng& rng, std::vector<Candidate>& out) {
   std::sort(deposits.begin(), deposits.end(), [](const Deposit& a, const Deposit& b) { return a.key < b.key; });
   for (std::size_t i = 0; i < deposits.size();) {
     double e = 0;
@@ -47,6 +47,10 @@ void cells_to_candidates(std::vector<Deposit>& deposits, double size, CandidateK
     const double eta = (ieta + 0.5) * size, phi = (iphi + 0.5) * size - M_PI;
     const double sigma = kind == CandidateKind::Ecal ? sigma_photon(e) : sigma_neutral(e);
     e *= smear_factor(sigma, rng) * scale;
+    if (e < threshold) {
+      i = j;
+      continue;
+    }
     const double pt = e / std::cosh(eta);
     out.push_back({from_pt_eta_phi_m(pt, eta, phi, 0.0), kind});
     i = j;
@@ -68,7 +72,10 @@ void simulate_detector(const std::vector<Particle>& particles, const DetectorCon
       const double s = smear_factor(sigma_track(part.p.pt()), rng);
       out.push_back({part.p.scaled(s), CandidateKind::Lepton});
     } else if (a == 211 || a == 321 || a == 2212) {
-      const bool tracked = part.p.pt() <= cfg.track_pt_max && rng.uniform() < cfg.track_efficiency;
+      // A charged hadron outside the tracker's acceptance still reaches the calorimeter. The
+      // acceptance is tested before the efficiency draw, so the defaults draw as before.
+      const bool in_tracker = std::fabs(eta) < cfg.track_eta_max && part.p.pt() >= cfg.track_pt_min;
+      const bool tracked = part.p.pt() <= cfg.track_pt_max && in_tracker && rng.uniform() < cfg.track_efficiency;
       if (tracked) {
         const double s = smear_factor(sigma_track(part.p.pt()), rng);
         out.push_back({part.p.scaled(s), CandidateKind::Track});
@@ -82,8 +89,8 @@ void simulate_detector(const std::vector<Particle>& particles, const DetectorCon
     }
   }
   const double scale = cfg.calo_scale_sigma > 0 ? smear_factor(cfg.calo_scale_sigma, rng) : 1.0;
-  cells_to_candidates(ecal, cfg.ecal_cell, CandidateKind::Ecal, scale, rng, out);
-  cells_to_candidates(hcal, cfg.hcal_cell, CandidateKind::Hcal, scale, rng, out);
+  cells_to_candidates(ecal, cfg.ecal_cell, CandidateKind::Ecal, scale, cfg.ecal_threshold, rng, out);
+  cells_to_candidates(hcal, cfg.hcal_cell, CandidateKind::Hcal, scale, cfg.hcal_threshold, rng, out);
 }
 
 }  // namespace ucluster::toy

@@ -114,6 +114,19 @@ double softdrop_mass(const std::vector<Vec4>& cs) {
 
 }  // namespace
 
+double tau21(const std::vector<Vec4>& cs) {
+  if (cs.size() < 2) return 0.0;
+  std::vector<double> pt(cs.size());
+  std::vector<RapPhi> rp(cs.size());
+  for (std::size_t i = 0; i < cs.size(); ++i) {
+    pt[i] = cs[i].pt();
+    rp[i] = {cs[i].rapidity(), cs[i].phi()};
+  }
+  const ClusterHistory kt = cluster(cs, 1, 1.0, false, 1, 2);
+  const double t1 = tau(rp, pt, kt, 1, 1.0);
+  return t1 > 0 ? tau(rp, pt, kt, 2, 1.0) / t1 : 0.0;
+}
+
 void jet_columns(const std::vector<Vec4>& cs, JetClass cls, double* row) {
   std::memset(row, 0, sizeof(double) * kJetColumns);
   Vec4 jet;

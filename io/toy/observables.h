@@ -20,6 +20,10 @@ void constituent_columns(const std::vector<Vec4>& constituents, int n_particles,
 // axes, unnormalised, beta = 1, 2), tau32, zlogz, C1 (beta 0, 1, 2), C2 and D2 (beta 1, 2),
 // the SoftDrop(beta = 0, z_cut = 0.1) mass, the multiplicity and the one-hot label. The other
 // columns (groomed variants, trimmed/pruned masses, M2/N2) are 0: UCluster never reads them.
+// tau2 / tau1 (beta = 1, exclusive-kT axes, as jet_columns), 0 for a jet with fewer than 2
+// constituents. Used by the event toy's summary (ucluster-ad-spec.md 5.4).
+double tau21(const std::vector<Vec4>& constituents);
+
 void jet_columns(const std::vector<Vec4>& constituents, JetClass cls, double* jet_row);
 
 }  // namespace ucluster::toy

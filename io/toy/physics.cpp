@@ -356,6 +356,27 @@ bool is_neutrino(int pdg) {
   return a == 12 || a == 14 || a == 16;
 }
 
+void shower_and_fragment(const std::vector<ShowerSeed>& seeds, const Vec4* colour_singlet, const PhysicsConfig& cfg,
+                         Rng& rng, std::vector<Particle>& out) {
+  std::vector<Parton> final_partons;
+  for (const ShowerSeed& s : seeds) {
+    Parton p = make_quark(s.p, s.flavour, s.theta_max);
+    if (s.flavour == 0) p.heavy = 0;
+    shower(p, cfg, rng, final_partons);
+  }
+  const std::size_t first = out.size();
+  for (const Parton& p : final_partons) fragment(p, cfg, rng, out);
+  if (colour_singlet != nullptr) (void)reshuffle(out, first, *colour_singlet);
+}
+
+void decay_isotropic(const Vec4& parent, double m1, double m2, Rng& rng, Vec4& d1, Vec4& d2) {
+  decay2(parent, m1, m2, rng, d1, d2);
+}
+
+double breit_wigner_mass(double m0, double gamma, Rng& rng) { return breit_wigner(m0, gamma, rng); }
+
+double opening_angle(const Vec4& a, const Vec4& b) { return angle_between(a, b); }
+
 Vec4 generate_event(JetClass cls, const PhysicsConfig& cfg, Rng& rng, std::vector<Particle>& out) {
   double pt = rng.normal(cfg.pt_mean, cfg.pt_sigma);
   if ((cls == JetClass::W || cls == JetClass::Z || cls == JetClass::Top) && rng.uniform() < cfg.isr_fraction) {

@@ -50,6 +50,27 @@ struct Particle {
 
 bool is_neutrino(int pdg);
 
+// Building blocks shared with the event-level toy (io/toy/events.h, ucluster-ad-spec.md 5.3).
+//
+// A parton entering the shower: flavour 0 for a gluon, 1..5 for a quark (4 and 5 may emit a
+// semileptonic lepton), theta_max its angular-ordering limit.
+struct ShowerSeed {
+  Vec4 p;
+  int flavour = 0;
+  double theta_max = 0;
+};
+// Showers and fragments the seeds, appending the stable particles to `out`. With
+// `colour_singlet` (the 4-momentum of the decaying resonance the seeds come from), the hadrons are
+// reshuffled to add up to it, as generate_event does for W/Z/top.
+void shower_and_fragment(const std::vector<ShowerSeed>& seeds, const Vec4* colour_singlet, const PhysicsConfig& cfg,
+                         Rng& rng, std::vector<Particle>& out);
+// Isotropic two-body decay of `parent` (any momentum) into masses m1, m2.
+void decay_isotropic(const Vec4& parent, double m1, double m2, Rng& rng, Vec4& d1, Vec4& d2);
+// Breit-Wigner mass around m0 with width gamma, truncated to |m - m0| < 5 gamma.
+double breit_wigner_mass(double m0, double gamma, Rng& rng);
+// The angle between two 3-momenta.
+double opening_angle(const Vec4& a, const Vec4& b);
+
 // Generates one event of class `cls`: appends the stable particles (neutrinos included) to `out`
 // and returns the object's direction (its 4-momentum; for q/g the initial parton's).
 Vec4 generate_event(JetClass cls, const PhysicsConfig& cfg, Rng& rng, std::vector<Particle>& out);
