@@ -179,14 +179,18 @@ int run(int argc, char** argv) {
       nlohmann::json(data_path.empty() ? "synthetic (20-79 particles)" : data_path).dump().c_str(),
       mean(count_real_points(data)), count_real_points(one).at(0));
   std::printf(
-      "\"device\": \"%s\", \"edge_path\": \"%s\", \"batch\": %lld, \"train_step_s\": %.5f, "
+      "\"device\": \"%s\", \"edge_path\": \"%s\", \"train_edge_path\": \"%s\", "
+      "\"inference_edge_path\": \"%s\", \"batch\": %lld, \"train_step_s\": %.5f, "
       "\"train_jets_per_s\": %.1f, "
       "\"reference_epoch_s\": %.2f, \"train_model_tflops\": %.4f, \"single_jet_inference_ms\": %.4f, "
       "\"single_jet_graph_inference_ms\": %.4f, \"single_jet_graph_latency_ms\": %.4f, "
       "\"single_jet_graph_captured\": %s, \"single_jet_graph_nodes\": %zu, "
       "\"infer_batch\": %lld, \"batch_inference_jets_per_s\": %.1f, \"peak_host_bytes\": %zu, "
       "\"peak_device_bytes\": %zu, \"train_peak_host_bytes\": %zu, \"train_peak_device_bytes\": %zu}\n",
-      ctx.device_description().c_str(), model::edge_path_name(model.edge_path()), static_cast<long long>(batch),
+      ctx.device_description().c_str(), model::edge_path_name(model.edge_path()),
+      model::edge_path_name(model.edge_path_for(model::BatchNormMode::Train, ctx.device())),
+      model::edge_path_name(model.edge_path_for(model::BatchNormMode::Inference, ctx.device())),
+      static_cast<long long>(batch),
       step_s, train_jets_s, epoch_s, train_tflops, single_s * 1e3, graph_single_s * 1e3, graph_latency_s * 1e3,
       graph.captured() ? "true" : "false", graph.node_count(), static_cast<long long>(infer_batch), infer_jets_s,
       ctx.allocator(Device::cpu()).stats().peak_bytes_in_use, peak_device, train_peak_host, train_peak_device);

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 
@@ -75,9 +76,30 @@ Tensor Context::zeros(const Shape& shape, DType dtype, Device device) {
   return t;
 }
 
+namespace {
+
+// Large host fills and copies in parallel chunks: a zero-filled gradient of the edge tensors is
+// tens of MB, and a single thread's memset held the other threads at the next op.
+constexpr std::size_t kChunkBytes = std::size_t(1) << 20;
+
+template <typename F>
+void in_chunks(std::size_t bytes, F&& chunk) {
+  const std::int64_t chunks = static_cast<std::int64_t>((bytes + kChunkBytes - 1) / kChunkBytes);
+#pragma omp parallel for schedule(static) if(chunks > 1)
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    const std::size_t first = std::size_t(c) * kChunkBytes;
+    chunk(first, std::min(kChunkBytes, bytes - first));
+  }
+}
+
+}  // namespace
+
 void Context::zero_(const Tensor& t) {
   if (t.numel() == 0) return;
-  if (t.device().is_cpu()) std::memset(t.raw_data(), 0, t.bytes());
+  if (t.device().is_cpu()) {
+    auto* p = static_cast<unsigned char*>(t.raw_data());
+    in_chunks(t.bytes(), [p](std::size_t first, std::size_t n) { std::memset(p + first, 0, n); });
+  }
   else cuda_runtime::memset_zero(t.raw_data(), t.bytes(), cuda_.get());
 }
 
@@ -86,7 +108,15 @@ void Context::copy(const Tensor& dst, const Tensor& src) {
                  " to ", dst.describe(), ": dtype or element count differ");
   if (src.numel() == 0) return;
   if (dst.device().is_cpu() && src.device().is_cpu()) {
-    std::memmove(dst.raw_data(), src.raw_data(), src.bytes());
+    auto* d = static_cast<unsigned char*>(dst.raw_data());
+    const auto* s = static_cast<const unsigned char*>(src.raw_data());
+    const std::size_t bytes = src.bytes();
+    // Chunks in parallel only when the two do not overlap (a same-storage copy keeps memmove's
+    // semantics).
+    if (d + bytes <= s || s + bytes <= d)
+      in_chunks(bytes, [d, s](std::size_t first, std::size_t n) { std::memcpy(d + first, s + first, n); });
+    else
+      std::memmove(d, s, bytes);
     return;
   }
   cuda_runtime::copy(dst.raw_data(), src.raw_data(), src.bytes(), dst.device().is_cuda(), src.device().is_cuda(),

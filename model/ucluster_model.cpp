@@ -21,10 +21,22 @@ EdgePath resolve_edge_path(const std::string& request) {
   if (request == "fused") return EdgePath::Fused;
   if (request == "unfused") return EdgePath::Unfused;
   UCLUSTER_CHECK(request == "auto", "edge_path must be \"auto\", \"fused\" or \"unfused\", got \"", request, "\"");
-  return kDefaultEdgePath;
+  return EdgePath::Auto;
 }
 
-const char* edge_path_name(EdgePath path) { return path == EdgePath::Fused ? "fused" : "unfused"; }
+const char* edge_path_name(EdgePath path) {
+  switch (path) {
+    case EdgePath::Fused: return "fused";
+    case EdgePath::Unfused: return "unfused";
+    case EdgePath::Auto: return "auto";
+  }
+  return "?";
+}
+
+EdgePath UClusterModel::edge_path_for(BatchNormMode mode, Device device) const {
+  if (edge_path_ != EdgePath::Auto) return edge_path_;
+  return mode == BatchNormMode::Inference && device.is_cpu() ? EdgePath::Fused : EdgePath::Unfused;
+}
 
 UClusterModel::UClusterModel(ModelDims dims, EdgePath edge_path)
     : dims_(dims), edge_path_(edge_path), layers_(layer_table(dims)) {}
@@ -64,6 +76,7 @@ struct UClusterModel::Pass {
   Capture* capture;
   const ReplicaSum& bn_sync;
   const JetRows& rows;
+  EdgePath edge_path;  // resolved for this pass
   ForwardOutput& out;
 
   Var param(const std::string& name) const { return param_var(store, name); }
@@ -175,7 +188,7 @@ struct UClusterModel::Pass {
   // One GAP attention block (spec 2.3): s, edge features y, self/neighbour coefficients a and c,
   // attention-weighted sum o and the max over neighbours g.
   GapOutput gap_block(const std::string& prefix, const Var& h, const Tensor& idx) {
-    return model.edge_path_ == EdgePath::Fused ? fused_gap_block(prefix, h, idx) : unfused_gap_block(prefix, h, idx);
+    return edge_path == EdgePath::Fused ? fused_gap_block(prefix, h, idx) : unfused_gap_block(prefix, h, idx);
   }
 
   // The attention ops work row by row: the packed rows go in as one "jet" [1, R, ...].
@@ -280,7 +293,7 @@ ForwardOutput UClusterModel::forward(Tape& tape, const ParamStore& store, const 
   Context& ctx = tape.ctx();
   ForwardOutput out;
   out.rows = rows;
-  Pass pass{*this, tape, store, mode, capture, bn_sync, rows, out};
+  Pass pass{*this, tape, store, mode, capture, bn_sync, rows, edge_path_for(mode, data.device()), out};
   Var x = make_var(data);
 
   ScopedRange range("forward");

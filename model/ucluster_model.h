@@ -37,15 +37,18 @@ struct ForwardOutput {
 // kernels/edge_attention.h, which never store a per-edge, per-channel tensor, or the chain of
 // separate ops (edge_diff, bias_add, batch norm, ReLU, dense, attention_aggregate, neighbour_max).
 // The same function; they differ only in float rounding.
-enum class EdgePath { Fused, Unfused };
+// Auto picks per pass (UClusterModel::edge_path_for): measured on the CPU (2 cores, batch 512, toy
+// jets of mean multiplicity 53, packed rows, one session) the unfused path trains faster (900 against
+// 820 jets/s: the fused one recomputes y about a dozen times a step and the CPU is compute-bound) and
+// the fused one infers faster (4,340 against 3,000 jets/s) in 0.44 instead of 1.10 GB, so a CPU
+// inference pass runs fused, everything else unfused. On CUDA, auto stays unfused until
+// tools/gpu-check has verified the fused kernels on a GPU (it runs the parity tests and benchmarks
+// of both paths).
+enum class EdgePath { Fused, Unfused, Auto };
 
-// The path of "auto", the training default and the model's default: unfused. On the CPU (2 cores,
-// batch 512) the fused path trains at 400-410 jets/s against 530-550 (it recomputes y about a
-// dozen times per step and the CPU is compute-bound) though it needs 0.76 GB instead of 1.69 GB.
-// tools/gpu-check runs the parity tests and benchmarks of both paths on a GPU.
-constexpr EdgePath kDefaultEdgePath = EdgePath::Unfused;
+constexpr EdgePath kDefaultEdgePath = EdgePath::Auto;
 
-// "fused", "unfused" or "auto" (kDefaultEdgePath).
+// "fused", "unfused" or "auto".
 EdgePath resolve_edge_path(const std::string& request);
 const char* edge_path_name(EdgePath path);
 
@@ -59,6 +62,8 @@ class UClusterModel {
 
   const ModelDims& dims() const { return dims_; }
   EdgePath edge_path() const { return edge_path_; }
+  // The path a forward in `mode` on `device` takes (Auto resolved, see EdgePath).
+  EdgePath edge_path_for(BatchNormMode mode, Device device) const;
   const std::vector<LayerSpec>& layers() const { return layers_; }
 
   // Declares every trainable tensor and BN moving statistic in forward order.

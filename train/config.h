@@ -69,7 +69,8 @@ struct TrainConfig {
   double timeout_s = 600;            // a collective not complete within this ends the job on every rank
 
   // How the GAP blocks compute their edge part (model/ucluster_model.h EdgePath): "fused" (no
-  // per-edge tensor stored: less memory), "unfused" or "auto" (model::kDefaultEdgePath: unfused).
+  // per-edge tensor stored: less memory), "unfused" or "auto" (model::EdgePath::Auto: unfused for
+  // training, fused for inference on the CPU, where each is the faster).
   std::string edge_path = "auto";
 
   // Run.

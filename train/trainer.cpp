@@ -415,7 +415,10 @@ nlohmann::json Trainer::run(bool resume) {
                                                    comm_.size(), " ranks (", comm_.backend(), ")")
                                     : std::string(),
                    "), ", test_->rows(), " test jets, device ", ctx_.device_description(), ", ",
-                   model::edge_path_name(model_.edge_path()), " edge path"));
+                   "edge path ", model::edge_path_name(model_.edge_path()), " (training ",
+                   model::edge_path_name(model_.edge_path_for(model::BatchNormMode::Train, ctx_.device())),
+                   ", evaluation ",
+                   model::edge_path_name(model_.edge_path_for(model::BatchNormMode::Inference, ctx_.device())), ")"));
   while (epoch_ < config_.epochs) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::int64_t jets_before = running_.jets;
