@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 #include <vector>
 
 // The distances must be rounded after every multiply and add, as TF's (non-FMA) CPU kernels do
@@ -20,32 +19,36 @@ namespace ucluster::cpu {
 
 namespace {
 
-// Writes row i's k nearest of its jet to out, as absolute rows: the jet's rows sorted by
+// Writes row i's k nearest of its jet to out, as absolute rows: the jet's rows in order of
 // (distance, row), which is TF's top_k order on -D (spec 2.2), a padding row (local index
-// `padding`, -1 if none) filling up to `copies` consecutive places (kernels/knn.h). NaN distances
-// sort last (as +inf, then by index) so that the comparison stays a strict weak order.
+// `padding`, -1 if none, always the jet's last row) filling up to `copies` consecutive places
+// (kernels/knn.h). NaN distances rank as +inf (then by index). The k best are kept sorted while
+// the rows are scanned in index order, so an equal distance goes after the entries already there
+// (ties -> lower index); the same insertion as kernels/cuda/knn.cu.
 template <typename T>
 void select_row(const T* dist, std::int64_t n, std::int64_t padding, std::int64_t copies, std::int64_t k,
-                std::int32_t first, std::int32_t* out, std::vector<std::int32_t>& order) {
-  order.resize(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  auto key = [dist](std::int32_t j) {
-    const T d = dist[j];
-    return std::isnan(d) ? std::numeric_limits<T>::infinity() : d;
-  };
-  auto less = [&](std::int32_t a, std::int32_t b) {
-    const T da = key(a), db = key(b);
-    return da < db || (da == db && a < b);
-  };
-  // At most k candidates are needed, fewer when the padding row among them takes several places.
-  const std::int64_t needed = std::min(n, k);
-  std::partial_sort(order.begin(), order.begin() + needed, order.end(), less);
-  std::int64_t placed = 0;
-  for (std::int64_t q = 0; q < needed && placed < k; ++q) {
-    const std::int32_t j = order[q];
-    const std::int64_t times = j == padding ? std::min(copies, k - placed) : 1;
-    for (std::int64_t t = 0; t < times; ++t) out[placed++] = first + j;
+                std::int32_t first, std::int32_t* out, std::vector<T>& best_d, std::vector<std::int32_t>& best_i) {
+  best_d.resize(static_cast<std::size_t>(k));
+  best_i.resize(static_cast<std::size_t>(k));
+  std::int64_t m = 0;  // entries held
+  for (std::int64_t j = 0; j < n; ++j) {
+    const T d = std::isnan(dist[j]) ? std::numeric_limits<T>::infinity() : dist[j];
+    if (m == k && !(d < best_d[k - 1])) continue;
+    std::int64_t p = m;
+    while (p > 0 && best_d[p - 1] > d) --p;
+    const std::int64_t take = j == padding ? std::min(copies, k - p) : 1;
+    // Shift the entries from p on by `take`, dropping those pushed past k.
+    for (std::int64_t q = std::min(m, k - take) - 1; q >= p; --q) {
+      best_d[q + take] = best_d[q];
+      best_i[q + take] = best_i[q];
+    }
+    for (std::int64_t q = p; q < p + take; ++q) {
+      best_d[q] = d;
+      best_i[q] = static_cast<std::int32_t>(j);
+    }
+    m = std::min(k, m + take);
   }
+  for (std::int64_t q = 0; q < m; ++q) out[q] = first + best_i[q];
 }
 
 // The jet's rows: first row, row count, the padding row's local index (-1 without) and the number
@@ -70,8 +73,8 @@ void knn_coordinates(const T* x, const PackedRows& rows, std::int32_t* idx, std:
   const std::int64_t mean_rows = rows.jets > 0 ? rows.rows / rows.jets : 0;
 #pragma omp parallel if(parallel_worth(rows.rows * mean_rows))
   {
-    std::vector<T> sq(static_cast<std::size_t>(rows.max_jet_rows)), pen(sq.size()), dist(sq.size());
-    std::vector<std::int32_t> order;
+    std::vector<T> sq(static_cast<std::size_t>(rows.max_jet_rows)), pen(sq.size()), dist(sq.size()), best_d;
+    std::vector<std::int32_t> best_i;
 #pragma omp for schedule(dynamic, 8)
     for (std::int64_t b = 0; b < rows.jets; ++b) {
       const Jet jet = jet_of(rows, b);
@@ -86,7 +89,8 @@ void knn_coordinates(const T* x, const PackedRows& rows, std::int32_t* idx, std:
         const T* pi = xb + i * features;
         for (std::int64_t j = 0; j < jet.n; ++j)
           dist[j] = knn_math::coordinate_distance(pi, xb + j * features, sq[i], sq[j], pen[i], pen[j]);
-        select_row(dist.data(), jet.n, jet.padding, jet.copies, k, jet.first, idx + (jet.first + i) * k, order);
+        select_row(dist.data(), jet.n, jet.padding, jet.copies, k, jet.first, idx + (jet.first + i) * k, best_d,
+                   best_i);
       }
     }
   }
@@ -98,8 +102,8 @@ void knn_features(const T* h, const PackedRows& rows, std::int32_t* idx, std::in
 #pragma omp parallel if(parallel_worth(rows.rows * mean_rows * channels))
   {
     const std::size_t most = static_cast<std::size_t>(rows.max_jet_rows);
-    std::vector<T> ht(static_cast<std::size_t>(channels) * most), sq(most), acc(most), dist(most);
-    std::vector<std::int32_t> order;
+    std::vector<T> ht(static_cast<std::size_t>(channels) * most), sq(most), acc(most), dist(most), best_d;
+    std::vector<std::int32_t> best_i;
 #pragma omp for schedule(dynamic, 8)
     for (std::int64_t b = 0; b < rows.jets; ++b) {
       const Jet jet = jet_of(rows, b);
@@ -121,7 +125,7 @@ void knn_features(const T* h, const PackedRows& rows, std::int32_t* idx, std::in
           }
         }
         for (std::int64_t j = 0; j < n; ++j) dist[j] = knn_math::feature_distance(sq[i], acc[j], sq[j]);
-        select_row(dist.data(), n, jet.padding, jet.copies, k, jet.first, idx + (jet.first + i) * k, order);
+        select_row(dist.data(), n, jet.padding, jet.copies, k, jet.first, idx + (jet.first + i) * k, best_d, best_i);
       }
     }
   }
