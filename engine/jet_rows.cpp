@@ -88,6 +88,17 @@ void pack_host(const T* x, const JetRows& rows, std::int64_t features, T* out) {
   }
 }
 
+// Host jets x [B, P, F] packed into rows on `device` (the weights of x's type).
+template <typename T>
+JetBatch pack(Context& ctx, const T* x, std::int64_t jets, std::int64_t slots, std::int64_t features, Device device) {
+  JetBatch batch;
+  batch.rows = make_jet_rows(ctx, count_real(x, jets, slots, features), slots, DTypeOf<T>::value, device);
+  Tensor packed = ctx.empty({batch.rows.rows, features}, DTypeOf<T>::value, Device::cpu());
+  pack_host(x, batch.rows, features, packed.data<T>());
+  batch.points = device.is_cpu() ? packed : ctx.to(packed, device);
+  return batch;
+}
+
 }  // namespace
 
 std::vector<std::int32_t> count_real_points(const Tensor& x) {
@@ -100,25 +111,13 @@ std::vector<std::int32_t> count_real_points(const Tensor& x) {
 JetBatch pack_jets(Context& ctx, const Tensor& x, Device device) {
   check_jets("pack_jets", x);
   const Tensor host = x.device().is_cpu() ? x : ctx.to(x, Device::cpu());
-  JetBatch batch;
-  batch.rows = make_jet_rows(ctx, count_real_points(host), x.dim(1), x.dtype(), device);
-  Tensor packed = ctx.empty({batch.rows.rows, x.dim(2)}, x.dtype(), Device::cpu());
-  if (x.dtype() == DType::F64)
-    pack_host(host.data<double>(), batch.rows, x.dim(2), packed.data<double>());
-  else
-    pack_host(host.data<float>(), batch.rows, x.dim(2), packed.data<float>());
-  batch.points = device.is_cpu() ? packed : ctx.to(packed, device);
-  return batch;
+  if (x.dtype() == DType::F64) return pack(ctx, host.data<double>(), x.dim(0), x.dim(1), x.dim(2), device);
+  return pack(ctx, host.data<float>(), x.dim(0), x.dim(1), x.dim(2), device);
 }
 
 JetBatch pack_jets(Context& ctx, const float* x, std::int64_t jets, std::int64_t slots, std::int64_t features,
                    Device device) {
-  JetBatch batch;
-  batch.rows = make_jet_rows(ctx, count_real(x, jets, slots, features), slots, DType::F32, device);
-  Tensor packed = ctx.empty({batch.rows.rows, features}, DType::F32, Device::cpu());
-  pack_host(x, batch.rows, features, packed.data<float>());
-  batch.points = device.is_cpu() ? packed : ctx.to(packed, device);
-  return batch;
+  return pack(ctx, x, jets, slots, features, device);
 }
 
 Tensor unpack_rows(Context& ctx, const Tensor& packed, const JetRows& rows) {
