@@ -28,6 +28,13 @@ struct RowWeights {
   const T* weight = nullptr;
   std::int64_t repeat = 1;
   UCLUSTER_HOST_DEVICE double of(std::int64_t r) const { return weight ? double(weight[r / repeat]) : 1.0; }
+  // The rows [0, rows) of x count for (host pointers): the sum of their weights, or `rows`.
+  double total(std::int64_t rows) const {
+    if (!weight) return double(rows);
+    double m = 0.0;
+    for (std::int64_t r = 0; r < rows; r += repeat) m += of(r) * double(repeat);
+    return m;
+  }
 };
 
 namespace bn_math {

@@ -15,15 +15,6 @@ using Doubles = std::vector<double>;
 
 Doubles doubles(std::int64_t n) { return Doubles(static_cast<std::size_t>(n)); }
 
-// The rows the statistics run over: the sum of the row weights (in row order), or the row count.
-template <typename T>
-double weighted_rows(const RowWeights<T>& weights, std::int64_t rows) {
-  if (!weights.weight) return double(rows);
-  double m = 0.0;
-  for (std::int64_t r = 0; r < rows; r += weights.repeat) m += weights.of(r) * double(weights.repeat);
-  return m;
-}
-
 // dbeta += s_dy, dgamma += s_dy_xhat, where the sums run over rows in double.
 template <typename T>
 void add_parameter_grads(const double* s_dy, const double* s_dy_xhat, T* dgamma, T* dbeta, std::int64_t channels) {
@@ -92,7 +83,7 @@ void batch_norm_train_forward(const T* x, const T* gamma, const T* beta, T* y, T
         for (std::int64_t c = 0; c < C; ++c) p[c] += w * double(xr[c]);
       },
       mean.data());
-  mean[C] = weighted_rows(weights, rows);
+  mean[C] = weights.total(rows);
   if (sync) {
     sync(mean.data(), C + 1);
     UCLUSTER_CHECK(mean[C] > 0, "batch_norm (training): no rows on any replica to take batch statistics over");
@@ -150,7 +141,7 @@ void train_backward(const T* x, const T* gamma, const T* batch_mean, const T* in
       sums.data());
   // Local: the data-parallel gradient all-reduce averages the parameter gradients later.
   add_parameter_grads(s_dy, s_dy_xhat, dgamma, dbeta, C);
-  sums[2 * C] = weighted_rows(weights, rows);
+  sums[2 * C] = weights.total(rows);
   if (sync) sync(sums.data(), 2 * C + 1);
   if (!dx) return;
   const double m = sums[2 * C];

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "kernels/batch_norm_math.h"
 #include "kernels/relu_branchless.h"
 
 namespace ucluster::cpu {
@@ -47,12 +48,10 @@ T weight_of(const EdgeLayerArgs<T>& a, std::int64_t row) {
   return a.weight ? a.weight[row] : T(1);
 }
 
-// The edges the statistics run over: k times the sum of the row weights.
+// The edges the statistics run over: each of a row's k edges counts its weight.
 template <typename T>
 double weighted_edges(const EdgeLayerArgs<T>& a) {
-  double m = 0.0;
-  for (std::int64_t r = 0; r < a.rows; ++r) m += double(weight_of(a, r));
-  return m * double(a.k);
+  return RowWeights<T>{a.weight, a.k}.total(a.rows * a.k);
 }
 
 template <typename T>
