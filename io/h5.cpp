@@ -146,16 +146,23 @@ std::vector<std::string> read_string_values(hid_t ftype, std::size_t n, const st
   return out;
 }
 
-void write_attr(hid_t obj, const std::string& name, const std::string& value, const std::string& where) {
+// Replaces attribute `name` of obj by a scalar of file type `type`, written from `value` in memory
+// type `memory_type`.
+void write_scalar_attr(hid_t obj, const std::string& name, hid_t type, hid_t memory_type, const void* value,
+                       const std::string& where) {
   QuietErrors quiet;
   if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
-  Id type = vlen_string_type();
   Id space(H5Screate(H5S_SCALAR), H5Sclose);
-  Id attr(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  Id attr(H5Acreate2(obj, name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   if (!attr.valid()) fail_writing(obj, "cannot create attribute '", name, "' on ", where);
-  const char* p = value.c_str();
-  if (H5Awrite(attr.get(), type.get(), &p) < 0)
+  if (H5Awrite(attr.get(), memory_type, value) < 0)
     fail_writing(obj, "cannot write attribute '", name, "' on ", where);
+}
+
+void write_attr(hid_t obj, const std::string& name, const std::string& value, const std::string& where) {
+  Id type = vlen_string_type();
+  const char* p = value.c_str();
+  write_scalar_attr(obj, name, type.get(), type.get(), &p, where);
 }
 
 bool has_attr(hid_t obj, const std::string& name) {
@@ -575,26 +582,14 @@ std::int64_t File::read_int_attribute(const std::string& object, const std::stri
 }
 
 void File::write_int_attribute(const std::string& object, const std::string& name, std::int64_t value) {
-  QuietErrors quiet;
-  const Id obj = open_object(id_.get(), path_, object);
-  if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
-  Id space(H5Screate(H5S_SCALAR), H5Sclose);
-  Id attr(H5Acreate2(obj.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  if (!attr.valid()) fail_writing(obj.get(), "cannot create attribute '", name, "' on '", object, "' in '", path_, "'");
-  if (H5Awrite(attr.get(), H5T_NATIVE_INT64, &value) < 0)
-    fail_writing(obj.get(), "cannot write attribute '", name, "' on '", object, "' in '", path_, "'");
+  write_scalar_attr(open_object(id_.get(), path_, object).get(), name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value,
+                    "'" + object + "' in '" + path_ + "'");
 }
 
 void File::write_bool_attribute(const std::string& object, const std::string& name, bool value) {
-  QuietErrors quiet;
-  const Id obj = open_object(id_.get(), path_, object);
-  if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
-  Id space(H5Screate(H5S_SCALAR), H5Sclose);
-  Id attr(H5Acreate2(obj.get(), name.c_str(), H5T_STD_B8LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  if (!attr.valid()) fail_writing(obj.get(), "cannot create attribute '", name, "' on '", object, "' in '", path_, "'");
   const unsigned char byte = value ? 1 : 0;
-  if (H5Awrite(attr.get(), H5T_NATIVE_B8, &byte) < 0)
-    fail_writing(obj.get(), "cannot write attribute '", name, "' on '", object, "' in '", path_, "'");
+  write_scalar_attr(open_object(id_.get(), path_, object).get(), name, H5T_STD_B8LE, H5T_NATIVE_B8, &byte,
+                    "'" + object + "' in '" + path_ + "'");
 }
 
 void File::flush() {
