@@ -38,10 +38,10 @@ struct ForwardOutput {
 // separate ops (edge_diff, bias_add, batch norm, ReLU, dense, attention_aggregate, neighbour_max).
 // The same function; they differ only in float rounding.
 // Auto picks per pass (UClusterModel::edge_path_for): measured on the CPU (2 cores, batch 512, toy
-// jets of mean multiplicity 53, packed rows, one session) the unfused path trains faster (900 against
-// 820 jets/s: the fused one recomputes y about a dozen times a step and the CPU is compute-bound) and
-// the fused one infers faster (4,340 against 3,000 jets/s) in 0.44 instead of 1.10 GB, so a CPU
-// inference pass runs fused, everything else unfused. On CUDA, auto stays unfused until
+// jets of mean multiplicity 53, packed rows, both paths in one session) the unfused path trains
+// 1.1x as fast (the fused one recomputes y about a dozen times a step and the CPU is compute-bound)
+// and the fused one infers 1.45x as fast in 0.4x the memory, so a CPU inference pass runs fused,
+// everything else unfused. On CUDA, auto stays unfused until
 // tools/gpu-check has verified the fused kernels on a GPU (it runs the parity tests and benchmarks
 // of both paths).
 enum class EdgePath { Fused, Unfused, Auto };
