@@ -16,4 +16,9 @@ void mean_pool_forward(Context& ctx, const float* x, const PackedRows& rows, con
 void mean_pool_backward(Context& ctx, const PackedRows& rows, const float* weight, const float* dy, float* dx,
                         std::int64_t channels);
 
+void max_pool_forward(Context& ctx, const float* x, const PackedRows& rows, float* y, std::int32_t* argmax,
+                      std::int64_t channels);
+void max_pool_backward(Context& ctx, const std::int32_t* argmax, const float* dy, float* dx, std::int64_t jets,
+                       std::int64_t channels);
+
 }  // namespace ucluster::cuda
