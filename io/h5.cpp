@@ -88,6 +88,7 @@ hid_t native_type(Element e) {
     case Element::I32: return H5T_NATIVE_INT32;
     case Element::I64: return H5T_NATIVE_INT64;
     case Element::U8: return H5T_NATIVE_UINT8;
+    case Element::I8: return H5T_NATIVE_INT8;
   }
   return H5T_NATIVE_FLOAT;
 }
@@ -99,6 +100,7 @@ hid_t file_type(Element e) {
     case Element::I32: return H5T_STD_I32LE;
     case Element::I64: return H5T_STD_I64LE;
     case Element::U8: return H5T_STD_U8LE;
+    case Element::I8: return H5T_STD_I8LE;
   }
   return H5T_IEEE_F32LE;
 }
@@ -217,6 +219,7 @@ const char* element_name(Element e) {
     case Element::I32: return "int32";
     case Element::I64: return "int64";
     case Element::U8: return "uint8";
+    case Element::I8: return "int8";
   }
   return "?";
 }
@@ -356,6 +359,7 @@ UCLUSTER_H5_INSTANTIATE(double)
 UCLUSTER_H5_INSTANTIATE(std::int32_t)
 UCLUSTER_H5_INSTANTIATE(std::int64_t)
 UCLUSTER_H5_INSTANTIATE(std::uint8_t)
+UCLUSTER_H5_INSTANTIATE(std::int8_t)
 #undef UCLUSTER_H5_INSTANTIATE
 
 std::vector<std::string> Dataset::read_strings() const {

@@ -76,7 +76,7 @@ void skip_library_shutdown_at_exit();
 // threads use other files).
 bool library_is_threadsafe();
 
-enum class Element { F32, F64, I32, I64, U8 };
+enum class Element { F32, F64, I32, I64, U8, I8 };
 const char* element_name(Element e);
 
 template <typename T>
@@ -86,6 +86,7 @@ template <> struct ElementOf<double> { static constexpr Element value = Element:
 template <> struct ElementOf<std::int32_t> { static constexpr Element value = Element::I32; };
 template <> struct ElementOf<std::int64_t> { static constexpr Element value = Element::I64; };
 template <> struct ElementOf<std::uint8_t> { static constexpr Element value = Element::U8; };
+template <> struct ElementOf<std::int8_t> { static constexpr Element value = Element::I8; };
 
 // What kind of values a dataset holds in the file.
 enum class TypeClass { Float, Integer, String, Other };
