@@ -56,7 +56,8 @@ struct EventReport {
 
 // cluster[n] in 0..num_clusters-1, is_signal[n] in {0, 1}, global[n*4] row-major
 // [ln m_J1, tau21_J1, ln m_J2, tau21_J2] (spec §1.4). seed draws random_cluster. Throws
-// ucluster::Error on n = 0, a cluster id out of range or an is_signal value other than 0 and 1.
+// ucluster::Error on n = 0, num_clusters < 1, a cluster id out of range, an is_signal value other
+// than 0 and 1, or a ln m_J1 that is not finite.
 EventReport event_report(const std::int32_t* cluster, const std::int32_t* is_signal, const float* global,
                          std::int64_t n, int num_clusters, std::uint64_t seed);
 
