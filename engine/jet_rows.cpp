@@ -120,6 +120,22 @@ JetBatch pack_jets(Context& ctx, const float* x, std::int64_t jets, std::int64_t
   return pack(ctx, x, jets, slots, features, device);
 }
 
+Tensor pack_point_values(Context& ctx, const std::int32_t* values, const JetRows& rows, Device device) {
+  Tensor packed = ctx.empty({rows.rows}, DType::I32, Device::cpu());
+  std::int32_t* out = packed.data<std::int32_t>();
+  for (std::int64_t b = 0; b < rows.jets; ++b) {
+    const std::int64_t n = rows.host_real[b], first = rows.host_offsets[b];
+    const std::int32_t* v = values + b * rows.slots;
+    std::copy_n(v, n, out + first);
+    if (n == rows.slots) continue;
+    UCLUSTER_CHECK(std::all_of(v + n, v + rows.slots, [&](std::int32_t x) { return x == v[n]; }),
+                   "pack_point_values: the padded points of jet ", b, " (from point ", n,
+                   ") do not all hold the same value, so one padding row cannot stand for them");
+    out[first + n] = v[n];
+  }
+  return device.is_cpu() ? packed : ctx.to(packed, device);
+}
+
 Tensor unpack_rows(Context& ctx, const Tensor& packed, const JetRows& rows) {
   UCLUSTER_CHECK(packed.defined() && packed.rank() >= 1 && packed.dim(0) == rows.rows, "unpack_rows: ",
                  packed.describe(), " is not [R = ", rows.rows, ", ...]");

@@ -53,6 +53,7 @@ std::vector<std::int32_t> count_real_points(const Tensor& x);
 struct JetBatch {
   JetRows rows;
   Tensor points;
+  Tensor globals;  // [B, G] per-event inputs of the event model (ucluster-ad-spec.md 2.2); empty for jets
 };
 
 // Packs x [B, P, F] (any device; read on the host) into rows of count_real_points(x) on `device`.
@@ -60,6 +61,11 @@ JetBatch pack_jets(Context& ctx, const Tensor& x, Device device);
 // Packs host floats [B, P, F] straight into rows on `device`: only the R packed rows are copied.
 JetBatch pack_jets(Context& ctx, const float* x, std::int64_t jets, std::int64_t slots, std::int64_t features,
                    Device device);
+
+// Per-point integer values [B, P] (host) in the rows of `rows` as int32 [R] on `device`: a padding
+// row takes the value its padded points share (all of them must hold the same value; throws,
+// naming the jet, otherwise). The event model's per-particle targets (padding: class 0).
+Tensor pack_point_values(Context& ctx, const std::int32_t* values, const JetRows& rows, Device device);
 
 // The reference's dense form of packed rows [R, ...] (any device): [B, P, ...] on the host, the
 // padding row copied to all P - n_b padded points. For comparisons with golden data and captures.

@@ -1,5 +1,7 @@
 #include "io/file_source.h"
 
+#include <algorithm>
+
 #include "engine/error.h"
 
 namespace ucluster {
@@ -15,9 +17,26 @@ void FileSource::read(std::int64_t first, std::int64_t count, Batch& batch, std:
              batch.mass.data() + at, nullptr, check_data_);
 }
 
+EventFileSource::EventFileSource(const std::string& path, bool check_data) : file_(path), check_data_(check_data) {
+  UCLUSTER_CHECK(file_.chunk_rows() >= 1, "event file '", path, "': its data is not chunked along the events");
+}
+
+void EventFileSource::read(std::int64_t first, std::int64_t count, Batch& batch, std::int64_t at) {
+  const std::int64_t P = file_.n_particles(), row = P * file_.n_features();
+  file_.read(first, count, batch.data.data() + at * row, batch.point_target.data() + at * P,
+             batch.global.data() + at * file_.n_globals(), batch.mass.data() + at, batch.truth.data() + at,
+             check_data_);
+  std::fill_n(batch.target.begin() + at, count, 0);  // events have per-particle targets only
+}
+
+std::unique_ptr<BatchSource> open_source(const std::string& path) {
+  if (events::EventFile::is_event_file(path)) return std::make_unique<EventFileSource>(path);
+  return std::make_unique<FileSource>(path);
+}
+
 std::unique_ptr<Loader> open_loader(const std::string& path, const LoaderOptions& options, bool in_memory) {
   LoaderOptions opts = options;
-  auto file_source = std::make_unique<FileSource>(path);
+  std::unique_ptr<BatchSource> file_source = open_source(path);
   if (!in_memory) {
     // A reader thread needs a thread-safe libhdf5 (Debian's is); otherwise read synchronously.
     opts.threaded = opts.threaded && h5::library_is_threadsafe();
@@ -29,7 +48,10 @@ std::unique_ptr<Loader> open_loader(const std::string& path, const LoaderOptions
   arrays.n_particles = file_source->particles();
   arrays.n_features = file_source->features();
   arrays.row_offset = shard.begin;
+  arrays.n_globals = file_source->globals();
   Batch staging;
+  staging.global.resize(static_cast<std::size_t>(arrays.n) * arrays.n_globals);
+  if (file_source->point_targets()) staging.point_target.resize(static_cast<std::size_t>(arrays.n) * arrays.n_particles);
   staging.data.resize(static_cast<std::size_t>(arrays.n) * arrays.n_particles * arrays.n_features);
   staging.target.resize(arrays.n);
   staging.truth.resize(arrays.n);
@@ -44,6 +66,8 @@ std::unique_ptr<Loader> open_loader(const std::string& path, const LoaderOptions
   arrays.target = std::move(staging.target);
   arrays.truth = std::move(staging.truth);
   arrays.mass = std::move(staging.mass);
+  arrays.global = std::move(staging.global);
+  arrays.point_target = std::move(staging.point_target);
   auto mem = std::make_unique<MemorySource>(std::move(arrays), file_source->rows(), c,
                                             file_source->name() + " (in memory)");
   return std::make_unique<Loader>(std::move(mem), opts);

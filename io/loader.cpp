@@ -46,6 +46,12 @@ MemorySource::MemorySource(JetArrays arrays, std::int64_t total_rows, std::int64
                  name_, ": in-memory jet arrays have inconsistent sizes (n = ", arrays_.n, ", data ",
                  arrays_.data.size(), ", target ", arrays_.target.size(), ", truth ", arrays_.truth.size(),
                  ", mass ", arrays_.mass.size(), ")");
+  UCLUSTER_CHECK(arrays_.n_globals >= 0 &&
+                     static_cast<std::int64_t>(arrays_.global.size()) == arrays_.n * arrays_.n_globals &&
+                     (arrays_.point_target.empty() ||
+                      static_cast<std::int64_t>(arrays_.point_target.size()) == arrays_.n * arrays_.n_particles),
+                 name_, ": in-memory event arrays have inconsistent sizes (n = ", arrays_.n, ", global ",
+                 arrays_.global.size(), ", point targets ", arrays_.point_target.size(), ")");
   UCLUSTER_CHECK(arrays_.row_offset >= 0 && arrays_.row_offset + arrays_.n <= total_rows_, name_,
                  ": rows [", arrays_.row_offset, ", ", arrays_.row_offset + arrays_.n, ") outside [0, ", total_rows_,
                  ")");
@@ -61,6 +67,11 @@ void MemorySource::read(std::int64_t first, std::int64_t count, Batch& batch, st
   std::copy_n(arrays_.target.begin() + lo, count, batch.target.begin() + at);
   std::copy_n(arrays_.truth.begin() + lo, count, batch.truth.begin() + at);
   std::copy_n(arrays_.mass.begin() + lo, count, batch.mass.begin() + at);
+  const std::size_t g = static_cast<std::size_t>(arrays_.n_globals);
+  std::copy_n(arrays_.global.begin() + lo * g, count * g, batch.global.begin() + at * g);
+  if (!arrays_.point_target.empty())
+    std::copy_n(arrays_.point_target.begin() + lo * arrays_.n_particles, count * arrays_.n_particles,
+                batch.point_target.begin() + at * arrays_.n_particles);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -124,6 +135,9 @@ void Loader::fill(const LoaderPosition& pos, Batch& batch) {
   batch.truth.resize(size);
   batch.mass.resize(size);
   batch.rows.resize(size);
+  batch.n_globals = source_->globals();
+  batch.global.resize(static_cast<std::size_t>(size) * batch.n_globals);
+  batch.point_target.resize(source_->point_targets() ? static_cast<std::size_t>(size) * P : 0);
   if (size == 0) return;
   const auto& blocks = plan(pos.epoch);
   auto it = std::upper_bound(blocks.begin(), blocks.end(), start,

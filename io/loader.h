@@ -45,8 +45,12 @@ struct Batch {
   std::vector<float> data;            // [size, n_particles, n_features] row-major
   std::vector<std::int32_t> target;   // [size] mass-bin index (spec 1.5), the classifier target
   std::vector<std::int32_t> truth;    // [size] 0 = W, 1 = Z, 2 = top (evaluation only)
-  std::vector<float> mass;            // [size] jet mass, GeV
+  std::vector<float> mass;            // [size] jet mass, GeV (events: the dijet mass m_jj)
   std::vector<std::int64_t> rows;     // [size] row index in the data set
+  // Events (ucluster-ad-spec.md 1.6; empty for jets): truth is 1 for signal, 0 for background.
+  int n_globals = 0;
+  std::vector<float> global;                 // [size, n_globals] event globals
+  std::vector<std::int32_t> point_target;    // [size, n_particles] per-particle mass-bin classes
 };
 
 struct LoaderPosition {
@@ -67,6 +71,9 @@ class BatchSource {
   // The natural read unit (the file's chunk rows); shards and shuffles use whole blocks of it.
   virtual std::int64_t chunk_rows() const = 0;
   virtual std::string name() const = 0;  // for messages ("file 'x.h5'")
+  // Events: globals per row and one target per particle (read() fills Batch::global, point_target).
+  virtual int globals() const { return 0; }
+  virtual bool point_targets() const { return false; }
   virtual void read(std::int64_t first, std::int64_t count, Batch& batch, std::int64_t at) = 0;
 };
 
@@ -80,6 +87,9 @@ struct JetArrays {
   std::vector<std::int32_t> target;  // [n]
   std::vector<std::int32_t> truth;   // [n]
   std::vector<float> mass;           // [n]
+  int n_globals = 0;                      // events only (Batch's fields of the same names)
+  std::vector<float> global;              // [n, n_globals]
+  std::vector<std::int32_t> point_target; // [n, n_particles] or empty
 };
 
 class MemorySource : public BatchSource {
@@ -91,6 +101,8 @@ class MemorySource : public BatchSource {
   int features() const override { return arrays_.n_features; }
   std::int64_t chunk_rows() const override { return chunk_rows_; }
   std::string name() const override { return name_; }
+  int globals() const override { return arrays_.n_globals; }
+  bool point_targets() const override { return !arrays_.point_target.empty(); }
   void read(std::int64_t first, std::int64_t count, Batch& batch, std::int64_t at) override;
 
  private:

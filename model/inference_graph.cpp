@@ -51,7 +51,7 @@ void InferenceGraph::capture() {
   // copies from the host. Packing by multiplicity would need the jets on the host first.
   const std::int64_t batch = input_shape_[0], n = input_shape_[1], features = input_shape_[2];
   input_jets_ = JetBatch{dense_jet_rows(*graph_ctx_, batch, n, DType::F32, graph_ctx_->device()),
-                         input_.reshape({batch * n, features})};
+                         input_.reshape({batch * n, features}), Tensor()};
   // Warm-up, un-captured and with the very input buffer of the capture: the private allocator's
   // cache then holds every block size the forward asks for (the capture allocates the same sizes in
   // the same order, so it should not need cudaMalloc), cuBLAS has initialised its handle and

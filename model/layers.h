@@ -1,4 +1,4 @@
-// The layer table of the UCluster jet model (spec 2.4): every conv/fc layer with its width and
+// The layer tables of the UCluster jet model (spec 2.4) and its event variant (ucluster-ad-spec.md 2.2): every conv/fc layer with its width and
 // whether it has a bias and a batch norm. Parameter names follow the golden data
 // (`<layer>.W`, `<layer>.b`, `<layer>.bn_gamma`, `<layer>.bn_beta`; buffers `<layer>.bn_mean`,
 // `<layer>.bn_var`), which map one to one onto the TF checkpoint scopes (see tf_names below).
@@ -17,7 +17,15 @@ struct LayerSpec {
   bool bias = true;     // "conv2d_nobias" layers (the GAP new-feature convs) have none (spec 2.1)
   bool batch_norm = true;
   bool relu = true;
+  // The moving variance starts at 1 instead of 0: the event model's seg/conv2 and seg/conv4 use
+  // tf_util's batch_norm_dist_template (ucluster-ad-spec.md 2.1, "head BN").
+  bool moving_var_starts_at_one = false;
 };
+
+// Jets: the W/Z/top jet model (spec 2.4). Events: the anomaly-detection variant of
+// shared/design/ucluster-ad-spec.md section 2 (gapnet_seg.py): event globals joined before the
+// aggregation, a 2-d latent from a MAX pool, and a per-particle mass-bin head of 21 classes.
+enum class ModelVariant { Jets, Events };
 
 struct ModelDims {
   std::int64_t num_points = 100;   // N
@@ -28,7 +36,12 @@ struct ModelDims {
   std::int64_t latent = 3;         // width of agg = dimension of the embedding z
   std::int64_t num_classes = 20;   // mass-bin logits (spec 1.5: 20 logits, targets 0..18)
   std::int64_t num_clusters = 3;   // k-means centroids
+  ModelVariant variant = ModelVariant::Jets;
+  std::int64_t num_globals = 0;    // per-event inputs (events: ln m_J1, tau21 J1, ln m_J2, tau21 J2)
 };
+
+// The event model of ucluster-ad-spec.md 2.2: F = 7, G = 4, latent 2, 21 classes, `clusters` centroids.
+ModelDims event_model_dims(std::int64_t clusters);
 
 // All conv/fc layers in forward order.
 std::vector<LayerSpec> layer_table(const ModelDims& dims);

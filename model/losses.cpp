@@ -12,7 +12,9 @@ namespace ucluster::model {
 Losses compute_losses(Tape& tape, const ForwardOutput& forward, const Var& mu, const Tensor& targets,
                       double inverse_temperature, const LossConfig& config, bool joint) {
   Losses losses;
-  losses.focal = focal_loss(tape, forward.logits, targets, config.focal_gamma, config.focal_alpha);
+  losses.focal = forward.point_logits ? point_focal_loss(tape, forward.logits, targets, forward.rows, config.focal_gamma,
+                                                         config.focal_alpha, config.point_reduction)
+                                      : focal_loss(tape, forward.logits, targets, config.focal_gamma, config.focal_alpha);
   // In pre-training L_km is only logged: evaluate it on constants so nothing is recorded for it.
   const Var z = joint ? forward.z : make_var(forward.z->value);
   const Var centroids = joint ? mu : make_var(mu->value);
@@ -25,8 +27,10 @@ Losses compute_losses(Tape& tape, const ForwardOutput& forward, const Var& mu, c
 }
 
 HostOutputs host_outputs(Context& ctx, const ForwardOutput& forward, const Losses& losses) {
+  // Per-point logits (the event model) are not per-event outputs: only z and the distances are.
   return {forward.z->value.shape()[0], ctx.to_vector<float>(forward.z->value),
-          ctx.to_vector<float>(forward.logits->value), ctx.to_vector<float>(losses.distances)};
+          forward.point_logits ? std::vector<float>() : ctx.to_vector<float>(forward.logits->value),
+          ctx.to_vector<float>(losses.distances)};
 }
 
 std::int64_t HostOutputs::first_non_finite_jet() const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "engine/autograd.h"
+#include "kernels/point_focal_loss.h"
 #include "model/ucluster_model.h"
 
 namespace ucluster::model {
@@ -11,6 +12,9 @@ struct LossConfig {
   double focal_gamma = 2.0;  // config B (spec 0.1); config A: 4
   double focal_alpha = 1.0;  // config B; config A: 10
   double beta = 10.0;        // weight of the clustering loss; config A: 1
+  // The event model's per-particle focal loss: the mean over points (default) or the original's
+  // max over points (ucluster-ad-spec.md Q11, kernels/point_focal_loss.h).
+  PointFocalReduction point_reduction = PointFocalReduction::PerPoint;
 };
 
 struct Losses {
@@ -21,7 +25,8 @@ struct Losses {
   Tensor assignment;  // [B] int32, argmin over the centroids
 };
 
-// targets: [B] int32 mass-bin indices. In pre-training (joint = false) the centroids take no part in
+// targets: [B] int32 mass-bin indices; for the event model (forward.point_logits) [R] int32, one
+// per packed row (pack_point_values). In pre-training (joint = false) the centroids take no part in
 // the objective: `mu` gets no gradient (TF gives it None, spec 3.3).
 Losses compute_losses(Tape& tape, const ForwardOutput& forward, const Var& mu, const Tensor& targets,
                       double inverse_temperature, const LossConfig& config, bool joint);

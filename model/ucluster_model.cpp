@@ -7,6 +7,7 @@
 #include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "kernels/batch_norm.h"
+#include "kernels/broadcast.h"
 #include "kernels/concat.h"
 #include "kernels/dense.h"
 #include "kernels/edge.h"
@@ -66,6 +67,13 @@ void UClusterModel::initialise(Context& ctx, const ParamStore& store, Rng& rng) 
   }
   ctx.copy(store.flat_params(), host);
   ctx.zero_(store.flat_buffers());
+  for (const LayerSpec& l : layers_)
+    if (l.batch_norm && l.moving_var_starts_at_one) {
+      const Tensor var = store.buffer(l.name + ".bn_var");
+      const std::size_t n = static_cast<std::size_t>(var.numel());
+      ctx.copy(var, var.dtype() == DType::F64 ? ctx.from_vector<double>(var.shape(), std::vector<double>(n, 1.0), Device::cpu())
+                                             : ctx.from_vector<float>(var.shape(), std::vector<float>(n, 1.0f), Device::cpu()));
+    }
 }
 
 struct UClusterModel::Pass {
@@ -310,17 +318,52 @@ ForwardOutput UClusterModel::forward(Tape& tape, const ParamStore& store, const 
   Var net11 = pass.layer("gapnet11", concat(tape, {x, gap1.o}));
   Var net12 = pass.layer("gapnet12", net11);
 
+  for (const auto& [name, v] : {std::pair<const char*, const Var*>{"net01", &net01}, {"net02", &net02},
+                                {"net11", &net11}, {"net12", &net12}})
+    pass.keep(name, (*v)->value);
+  if (dims_.variant == ModelVariant::Events) {
+    event_head(pass, batch, net01, net02, net11, net12, gap0.g, gap1.g);
+    return out;
+  }
   Var agg = pass.layer_on_parts("agg", {net01, net02, net11, net12, gap0.g, gap1.g});
   out.z = mean_pool(tape, agg, rows);  // padding included (spec 8 #12): the padding row with its weight
   Var fc1 = pass.jet_layer("fc1", out.z);
   Var fc2 = pass.jet_layer("fc2", fc1);
   out.logits = pass.jet_layer("fc3", fc2);
 
-  for (const auto& [name, v] : {std::pair<const char*, const Var*>{"net01", &net01}, {"net02", &net02},
-                                {"net11", &net11}, {"net12", &net12}, {"agg", &agg}, {"z", &out.z},
-                                {"fc1", &fc1}, {"fc2", &fc2}, {"logits", &out.logits}})
+  for (const auto& [name, v] : {std::pair<const char*, const Var*>{"agg", &agg}, {"z", &out.z}, {"fc1", &fc1},
+                                {"fc2", &fc2}, {"logits", &out.logits}})
     pass.keep(name, (*v)->value);
   return out;
+}
+
+void UClusterModel::event_head(Pass& pass, const JetBatch& batch, const Var& net01, const Var& net02,
+                               const Var& net11, const Var& net12, const Var& g0, const Var& g1) const {
+  Tape& tape = pass.tape;
+  const JetRows& rows = batch.rows;
+  ForwardOutput& out = pass.out;
+  const Tensor& globals = batch.globals;
+  UCLUSTER_CHECK(globals.defined() && globals.shape() == (Shape{rows.jets, dims_.num_globals}),
+                 "UClusterModel::forward: the event model needs the event globals [", rows.jets, ", ",
+                 dims_.num_globals, "], got ", globals.defined() ? globals.describe() : std::string("none"));
+  // global_expand (ucluster-ad-spec.md 2.2 row 11): the reference tiles the globals to the P points
+  // and applies conv + BN + ReLU there. Every point of an event holds the same values, so the layer
+  // runs on one row per event (batch statistics over events equal those over the B P tiled points,
+  // and so do all gradients) and its output is then broadcast to the event's rows.
+  Var expanded = pass.jet_layer("global_expand", make_var(globals));
+  Var global16 = broadcast_rows(tape, expanded, rows);
+  Var agg = pass.layer_on_parts("agg", {net01, net02, net11, net12, global16, g0, g1});
+  // The latent is a MAX pool over the points, padding included (row 14, Q12; TF's single-location
+  // MaxPool gradient): z >= 0 after agg's ReLU.
+  out.z = max_pool(tape, agg, rows);
+  Var tiled_z = broadcast_rows(tape, out.z, rows);
+  Var seg2 = pass.layer("seg_conv2", concat(tape, {tiled_z, net01, net11}));
+  Var seg4 = pass.layer("seg_conv4", seg2);
+  out.logits = pass.layer("seg_conv5", seg4);  // [R, 21]: one set of logits per packed row
+  out.point_logits = true;
+  for (const auto& [name, v] : {std::pair<const char*, const Var*>{"global16", &global16}, {"agg", &agg},
+                                {"z", &out.z}, {"seg_conv2", &seg2}, {"seg_conv4", &seg4}, {"logits", &out.logits}})
+    pass.keep(name, (*v)->value);
 }
 
 void UClusterModel::update_moving_statistics(Context& ctx, const ParamStore& store, const ForwardOutput& out,

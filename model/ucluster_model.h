@@ -1,5 +1,7 @@
 // The UCluster jet model: ABCNet encoder (two graph-attention blocks), the 3-d latent z from the
-// average pool, the 256-128-20 mass-bin head, and the k-means centroids `mu` (spec 2.4).
+// average pool, the 256-128-20 mass-bin head, and the k-means centroids `mu` (spec 2.4); and its
+// event variant for anomaly detection (ModelDims::variant, ucluster-ad-spec.md 2): globals joined
+// before the aggregation, a 2-d latent from a max pool, a per-particle 21-class head.
 //
 // Parameters live in a ParamStore (declare() then finalize), so all 186,210 trainable numbers are
 // one flat buffer. forward() builds the differentiable graph on a Tape for a batch of jets.
@@ -26,7 +28,8 @@ struct BatchStats {
 
 struct ForwardOutput {
   Var z;         // [B, latent]: the embedding k-means works on
-  Var logits;    // [B, num_classes]
+  Var logits;    // [B, num_classes]; the event model: [R, num_classes], one per packed row
+  bool point_logits = false;  // logits per packed row (the event model's per-particle head)
   JetRows rows;  // the packed rows every per-point tensor and capture is laid out in
   Tensor knn1;   // [R, k] int32, absolute rows, TF order (kernels/knn.h; unpack_neighbours for [B, N, k])
   Tensor knn2;
@@ -90,6 +93,9 @@ class UClusterModel {
 
  private:
   struct Pass;
+  // The event model after the backbone (ucluster-ad-spec.md 2.2 rows 11-18).
+  void event_head(Pass& pass, const JetBatch& batch, const Var& net01, const Var& net02, const Var& net11,
+                  const Var& net12, const Var& g0, const Var& g1) const;
   ModelDims dims_;
   EdgePath edge_path_;
   std::vector<LayerSpec> layers_;

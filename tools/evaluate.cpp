@@ -2,6 +2,7 @@
 // and writes the per-jet cluster, latent vector, logits and distances; prints a JSON summary with
 // both clustering accuracies (spec 4.5) and the confusion matrix. The reference's offline script
 // (scripts/evaluate_kmeans.py) evaluated only its first 5 batches (spec 8 #5); this evaluates all.
+// A checkpoint of the event model (preset AD) on a prepared event file takes tools/evaluate_events.
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "train/checkpoint.h"
 #include "train/config.h"
 #include "train/hungarian.h"
+#include "tools/evaluate_events.h"
 
 namespace {
 
@@ -37,6 +39,16 @@ and prints a JSON summary on stdout: jets, accuracy_global (one Hungarian matchi
 jets), accuracy_per_batch_mean (the reference's logged metric: a matching per batch, mean over the
 full batches of --batch jets), the confusion matrix [pred][true], the losses (mean over batches,
 as in metrics.jsonl) and the throughput.
+
+A checkpoint of the event model (train preset AD, anomaly detection) is run on a prepared event
+file (prepare-data --task lhco) and OUT.h5 holds, per event:
+  cluster [n] int32, latent [n,2] float32, distances [n,K] float32, is_signal [n] int32 (truth),
+  global [n,4] float32 (ln m_J1, tau21 J1, ln m_J2, tau21 J2), mjj [n] float32 (GeV)
+The JSON summary then holds the per-cluster report (size, signal fraction with its binomial error,
+S/B, signal and background efficiencies, significance improvement, enrichment over the input
+signal fraction; the cluster richest in signal by truth, the label-free pick, a random cluster)
+and histograms of m_jj, m_J1 and tau21 per cluster; the table is printed on stderr, and
+tools/plot-anomaly draws the latent plane and the spectra from OUT.h5.
 
 options:
   --checkpoint FILE        checkpoint to evaluate (required)
@@ -104,7 +116,9 @@ int run(const Options& o) {
   copts.log = [](const std::string& s) { std::cerr << "evaluate: " << s << "\n"; };
   Context ctx(copts);
 
-  model::UClusterModel model;  // the default edge path, as training uses
+  // The checkpoint's configuration says which model it holds (the jet model, or the event model of
+  // preset AD with its number of clusters); the default edge path, as training uses.
+  const model::UClusterModel model(read_checkpoint_config(o.checkpoint).model_dims());
   ParamStore store;
   model.declare(store);
   store.finalize(ctx, ctx.device());
@@ -115,6 +129,10 @@ int run(const Options& o) {
   const int epoch = evaluation.epoch;
   const double alpha = o.inverse_temperature >= 0 ? o.inverse_temperature : evaluation.inverse_temperature;
   const bool joint = evaluation.full_training;
+  if (config.events()) {
+    EventEvaluation e{o.checkpoint, o.data, o.out, o.batch, epoch, alpha, joint, config.seed};
+    return evaluate_events(ctx, model, store, config, e);
+  }
 
   UCLUSTER_CHECK(jets::UclusterFile(o.data).n_jets() > 0, "data file '", o.data, "' holds no jets");
   LoaderOptions lo;

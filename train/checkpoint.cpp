@@ -143,6 +143,15 @@ void save_checkpoint(Context& ctx, const std::string& path, const ParamStore& st
   staged.commit();
 }
 
+TrainConfig read_checkpoint_config(const std::string& path) {
+  h5::File file = h5::File::open(path);
+  UCLUSTER_CHECK(file.has_attribute("config"), "'", path, "' is not a ucluster checkpoint (no config attribute)");
+  const nlohmann::json config = nlohmann::json::parse(file.read_string_attribute("config"), nullptr, false);
+  UCLUSTER_CHECK(!config.is_discarded() && config.is_object(), "checkpoint '", path,
+                 "': its 'config' attribute is not a JSON object (damaged file?)");
+  return checkpoint_config(path, config);
+}
+
 void load_checkpoint(Context& ctx, const std::string& path, const ParamStore& store, CheckpointData* data) {
   h5::File file = h5::File::open(path);
   UCLUSTER_CHECK(file.has_attribute("state") && file.has_attribute("config"), "'", path,

@@ -67,6 +67,8 @@ void load_checkpoint(Context& ctx, const std::string& path, const ParamStore& st
 // The training configuration stored in a checkpoint; a key this version does not know or a bad
 // value is reported as coming from the checkpoint.
 TrainConfig checkpoint_config(const std::string& path, const nlohmann::json& config);
+// The same, read from the file alone: which model (task, clusters) to declare before loading it.
+TrainConfig read_checkpoint_config(const std::string& path);
 
 // The epoch whose weights a checkpoint holds and the inverse temperature (alpha, spec 4.4) to
 // evaluate them with: the weights of a checkpoint written at an epoch boundary (the loader at step

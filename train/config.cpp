@@ -16,6 +16,8 @@ namespace {
 template <typename F>
 void for_each_field(TrainConfig& c, F&& f) {
   f("preset", c.preset);
+  f("task", c.task);
+  f("clusters", c.clusters);
   f("train_file", c.train_file);
   f("test_file", c.test_file);
   f("toy_jets", c.toy_jets);
@@ -34,9 +36,11 @@ void for_each_field(TrainConfig& c, F&& f) {
   f("bn_decay_clip", c.bn_decay_clip);
   f("km_alpha_train_slope", c.km_alpha_train_slope);
   f("km_alpha_eval_slope", c.km_alpha_eval_slope);
+  f("km_alpha_train_shift", c.km_alpha_train_shift);
   f("focal_gamma", c.focal_gamma);
   f("focal_alpha", c.focal_alpha);
   f("beta", c.beta);
+  f("focal_reduction", c.focal_reduction);
   f("kmeans_n_init", c.kmeans_n_init);
   f("kmeans_max_iter", c.kmeans_max_iter);
   f("kmeans_tol", c.kmeans_tol);
@@ -109,7 +113,29 @@ struct Preset {
 };
 constexpr Preset kPresets[] = {{"A", 4.0, 10.0, 1.0, 11, 2.0, 2.0}, {"B", 2.0, 1.0, 10.0, 21, 5.0, 2.0}};
 
+// ucluster-ad-spec.md 2.1, 2.4 (train_kmeans_seg.py): 100 epochs, k-means after epoch 10, batch
+// 1024, lr 1e-2 halved every 1e6 samples, BN decay per 1e6 samples, focal gamma 2 alpha 10, the
+// clustering loss unweighted, alpha_train = 10 (e - 8), alpha_eval = 10 (e - 9), 2 clusters.
+void apply_anomaly_preset(TrainConfig& c) {
+  c.preset = "AD";
+  c.task = "events";
+  c.clusters = 2;
+  c.epochs = 100;
+  c.pretrain_epochs = 11;
+  c.batch_size = 1024;
+  c.learning_rate = 1e-2;
+  c.lr_decay_samples = 1000000;
+  c.bn_decay_samples = 1000000;
+  c.focal_gamma = 2.0;
+  c.focal_alpha = 10.0;
+  c.beta = 1.0;
+  c.km_alpha_train_slope = 10.0;
+  c.km_alpha_eval_slope = 10.0;
+  c.km_alpha_train_shift = 1;
+}
+
 void apply_preset(TrainConfig& c, const std::string& preset) {
+  if (preset == "AD") return apply_anomaly_preset(c);
   for (const Preset& p : kPresets) {
     if (preset != p.name) continue;
     c.focal_gamma = p.focal_gamma;
@@ -121,7 +147,7 @@ void apply_preset(TrainConfig& c, const std::string& preset) {
     c.preset = preset;
     return;
   }
-  fail("config key 'preset' must be \"A\" or \"B\", got \"", preset, "\"");
+  fail("config key 'preset' must be \"A\", \"B\" or \"AD\", got \"", preset, "\"");
 }
 
 }  // namespace
@@ -155,8 +181,15 @@ TrainingSchedules TrainConfig::schedules(int world) const {
   TrainingSchedules s;
   s.lr = {learning_rate, lr_decay_samples, lr_decay_rate, lr_floor, step_jets};
   s.bn_decay = {bn_init_decay, bn_decay_samples, bn_decay_rate, bn_decay_clip, step_jets};
-  s.alpha = {max_pretrain(), km_alpha_train_slope, km_alpha_eval_slope};
+  s.alpha = {max_pretrain(), km_alpha_train_slope, km_alpha_eval_slope, km_alpha_train_shift};
   return s;
+}
+
+model::ModelDims TrainConfig::model_dims() const {
+  if (events()) return model::event_model_dims(clusters);
+  model::ModelDims d;
+  d.num_clusters = clusters;
+  return d;
 }
 
 nlohmann::json TrainConfig::to_json() const {
@@ -260,6 +293,19 @@ void validate(const TrainConfig& c) {
   one_of("batch_norm_stats", c.batch_norm_stats, {"auto", "global", "local"});
   one_of("collectives", c.collectives, {"auto", "mpi", "nccl", "single"});
   one_of("edge_path", c.edge_path, {"auto", "fused", "unfused"});
+  one_of("task", c.task, {"jets", "events"});
+  one_of("focal_reduction", c.focal_reduction, {"per_point", "max_points"});
+  if (c.events()) {
+    // The training metrics keep a confusion matrix of up to StepRecord::kClusters clusters.
+    UCLUSTER_CHECK(c.clusters >= 2 && c.clusters <= 8, "config key 'clusters' must be in [2, 8] for task \"events\", got ",
+                   c.clusters);
+    UCLUSTER_CHECK(!c.toy_data(), "task \"events\" needs prepared event files in 'train_file' and 'test_file' "
+                   "(make-toy-events, then prepare-data --task lhco; tools/anomaly-quickstart does both)");
+  } else {
+    UCLUSTER_CHECK(c.clusters == 3, "config key 'clusters' must be 3 for task \"jets\" (W, Z, top), got ", c.clusters);
+  }
+  UCLUSTER_CHECK(c.km_alpha_train_shift >= 0 && c.km_alpha_train_shift <= 1,
+                 "config key 'km_alpha_train_shift' must be 0 or 1, got ", c.km_alpha_train_shift);
   UCLUSTER_CHECK(c.lr_warmup_steps >= 0, "config key 'lr_warmup_steps' must be >= 0");
   UCLUSTER_CHECK(c.timeout_s >= 0, "config key 'timeout_s' must be >= 0 (0: no timeout), got ", c.timeout_s);
   UCLUSTER_CHECK(!c.output_dir.empty(), "config key 'output_dir' must not be empty");

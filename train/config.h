@@ -9,13 +9,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/layers.h"
 #include "model/losses.h"
 #include "train/schedules.h"
 
 namespace ucluster {
 
 struct TrainConfig {
-  std::string preset = "B";  // "A" or "B" (spec 0.1); applied before the other keys
+  // "A" or "B" (spec 0.1), or "AD": the anomaly-detection event model with the schedules of
+  // train_kmeans_seg.py (ucluster-ad-spec.md 2.4). Applied before the other keys.
+  std::string preset = "B";
+  // "jets" (the W/Z/top jet model) or "events" (the event model of ucluster-ad-spec.md 2; set by
+  // preset AD). Events need prepared event files (prepare-data --task lhco).
+  std::string task = "jets";
+  int clusters = 3;  // k-means centroids (the jet task: 3; events: 2 in the original, any 2..8)
 
   // Data: UCluster-layout files (prepare-data). Both empty: toy jets made by the built-in generator.
   std::string train_file, test_file;
@@ -37,11 +44,17 @@ struct TrainConfig {
   double bn_decay_clip = 0.99;
   double km_alpha_train_slope = 5.0;  // inverse temperature = slope * (e - max_pretrain + 1)
   double km_alpha_eval_slope = 2.0;
+  // Added to the epoch in the training inverse temperature: the event script evaluates before it
+  // trains, so its epoch counter is one ahead in training (ucluster-ad-spec.md 2.4: 10 (e - 8)).
+  int km_alpha_train_shift = 0;
 
   // Losses (spec 3).
   double focal_gamma = 2.0;
   double focal_alpha = 1.0;
   double beta = 10.0;
+  // Events: the per-particle focal loss's reduction, "per_point" (the intended mean over points)
+  // or "max_points" (the original's max over points, ucluster-ad-spec.md Q11).
+  std::string focal_reduction = "per_point";
 
   // k-means initialisation of the centroids (spec 4.1 step 3, 8 #7).
   int kmeans_n_init = 10;
@@ -90,7 +103,11 @@ struct TrainConfig {
   // Whether batch statistics are taken over all ranks (batch_norm_stats resolved).
   bool synchronised_batch_norm(int world) const;
   TrainingSchedules schedules(int world = 1) const;
-  model::LossConfig losses() const { return {focal_gamma, focal_alpha, beta}; }
+  model::LossConfig losses() const {
+    return {focal_gamma, focal_alpha, beta, resolve_point_focal_reduction(focal_reduction)};
+  }
+  bool events() const { return task == "events"; }
+  model::ModelDims model_dims() const;
   bool toy_data() const { return train_file.empty() && test_file.empty(); }
 
   nlohmann::json to_json() const;

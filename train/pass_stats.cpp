@@ -1,5 +1,8 @@
 #include "train/pass_stats.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace ucluster {
 
 namespace {
@@ -67,14 +70,22 @@ PassStats PassStats::from_json(const nlohmann::json& j) {
   s.per_batch_accuracy_sum = j.at("per_batch_accuracy_sum");
   s.full_batches = j.at("full_batches");
   const auto counts = j.at("confusion").get<std::vector<std::int64_t>>();
-  UCLUSTER_CHECK(counts.size() == s.confusion.size(), "checkpoint: confusion counts of the wrong size");
-  std::copy(counts.begin(), counts.end(), s.confusion.data());
+  // Checkpoints written before the room for 8 clusters hold a 3 x 3 matrix.
+  const int dim = static_cast<int>(std::lround(std::sqrt(double(counts.size()))));
+  UCLUSTER_CHECK(dim * dim == static_cast<int>(counts.size()) && dim <= StepRecord::kClusters,
+                 "checkpoint: confusion counts of the wrong size (", counts.size(), ")");
+  for (int p = 0; p < dim; ++p)
+    for (int t = 0; t < dim; ++t)
+      s.confusion.data()[p * StepRecord::kClusters + t] = counts[static_cast<std::size_t>(p * dim + t)];
   return s;
 }
 
 nlohmann::json PassStats::summary() const {
   const double n = std::max<std::int64_t>(1, batches);
-  const int k = StepRecord::kClusters;
+  int k = 3;
+  for (int p = 0; p < StepRecord::kClusters; ++p)
+    for (int t = 0; t < StepRecord::kClusters; ++t)
+      if (confusion.count(p, t) > 0) k = std::max(k, std::max(p, t) + 1);
   std::vector<std::vector<std::int64_t>> matrix(k, std::vector<std::int64_t>(k));
   for (int p = 0; p < k; ++p)
     for (int t = 0; t < k; ++t) matrix[p][t] = confusion.count(p, t);

@@ -22,7 +22,8 @@ namespace ucluster {
 // One step of one rank, then (after all_reduce) of all ranks: jet-weighted loss sums, jets and
 // confusion counts [pred][true].
 struct StepRecord {
-  static constexpr int kClusters = 3;
+  // Room for up to 8 clusters (the event task's K scan); the jet task uses 3 (W, Z, top).
+  static constexpr int kClusters = 8;
   static constexpr int kFocal = 0, kKMeans = 1, kTotal = 2, kJets = 3, kConfusion = 4;
   // Ranks whose batch holds a jet with a NaN or infinite latent vector, logit or distance (such a
   // batch adds nothing else to the record).
@@ -52,7 +53,8 @@ struct PassStats {
   void add(const StepRecord& step, std::int64_t full_batch);
   nlohmann::json to_json() const;
   static PassStats from_json(const nlohmann::json& j);
-  nlohmann::json summary() const;  // means and both accuracies
+  // Means and both accuracies; the confusion matrix over the clusters and classes seen (at least 3).
+  nlohmann::json summary() const;
 };
 
 }  // namespace ucluster

@@ -25,13 +25,13 @@ double BnDecaySchedule::at(std::int64_t step) const {
   return std::min(clip, 1.0 - init * std::pow(decay_rate, k));
 }
 
-double AlphaSchedule::train(int epoch) const { return train_slope * (epoch - max_pretrain + 1); }
+double AlphaSchedule::train(int epoch) const { return train_slope * (epoch + train_shift - max_pretrain + 1); }
 
 double AlphaSchedule::eval(int epoch) const { return eval_slope * (epoch - max_pretrain + 1); }
 
-AlphaSchedule alpha_schedule_config_a() { return AlphaSchedule{10, 2.0, 2.0}; }
+AlphaSchedule alpha_schedule_config_a() { return AlphaSchedule{10, 2.0, 2.0, 0}; }
 
-AlphaSchedule alpha_schedule_config_b() { return AlphaSchedule{20, 5.0, 2.0}; }
+AlphaSchedule alpha_schedule_config_b() { return AlphaSchedule{20, 5.0, 2.0, 0}; }
 
 TrainingSchedules schedules_config_a() { return TrainingSchedules{{}, {}, alpha_schedule_config_a()}; }
 

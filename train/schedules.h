@@ -44,6 +44,7 @@ struct AlphaSchedule {
   int max_pretrain = 20;  // last pre-training epoch index
   double train_slope = 5.0;
   double eval_slope = 2.0;
+  int train_shift = 0;  // training uses alpha at e + train_shift (the event script: 1, ucluster-ad-spec.md 2.4)
 
   bool full_training(int epoch) const { return epoch > max_pretrain; }
   double train(int epoch) const;

@@ -109,7 +109,7 @@ Trainer::Trainer(TrainConfig config, Context& ctx, Communicator& comm, std::uniq
       test_(std::move(test)),
       log_(std::move(log)),
       paths_(config_.output_dir),
-      model_(model::ModelDims{}, model::resolve_edge_path(config_.edge_path)),
+      model_(config_.model_dims(), model::resolve_edge_path(config_.edge_path)),
       schedules_(config_.schedules(comm.size())) {
   // Checked on every rank alike (the loaders agree on steps per epoch without communicating).
   comm_.agree_on([&] {
@@ -119,7 +119,16 @@ Trainer::Trainer(TrainConfig config, Context& ctx, Communicator& comm, std::uniq
     UCLUSTER_CHECK(train_->rows() >= model_.dims().num_clusters, "the training data hold fewer jets (",
                    train_->rows(), ") than clusters (", model_.dims().num_clusters, ")");
     UCLUSTER_CHECK(train_->features() == model_.dims().num_features, "the training data have ",
-                   train_->features(), " features per particle, the model expects ", model_.dims().num_features);
+                   train_->features(), " features per particle, the model expects ", model_.dims().num_features,
+                   config_.events() ? " (task \"events\": prepared event files, prepare-data --task lhco)" : "");
+    for (const Loader* l : {train_.get(), test_.get()}) {
+      const bool event_file = l->source().point_targets();
+      UCLUSTER_CHECK(event_file == config_.events(), l->source().name(), config_.events()
+                     ? " is not a prepared event file, but task \"events\" (preset AD) needs one (prepare-data --task lhco)"
+                     : " is a prepared event file; train it with preset AD (task \"events\")");
+      UCLUSTER_CHECK(l->source().globals() == model_.dims().num_globals, l->source().name(), " has ",
+                     l->source().globals(), " event globals per row, the model expects ", model_.dims().num_globals);
+    }
   });
   model_.declare(store_);
   store_.finalize(ctx_, ctx_.device());
@@ -138,9 +147,17 @@ void Trainer::say(const std::string& message) const {
 }
 
 JetBatch Trainer::batch_jets(const Batch& b, Tensor& targets) {
-  targets = ctx_.from_vector<std::int32_t>({b.size}, std::vector<std::int32_t>(b.target.begin(), b.target.begin() + b.size));
   // Packed rows (engine/jet_rows.h): only the real particles and one row per jet's padding travel.
-  return pack_jets(ctx_, b.data.data(), b.size, b.n_particles, b.n_features, ctx_.device());
+  JetBatch jets = pack_jets(ctx_, b.data.data(), b.size, b.n_particles, b.n_features, ctx_.device());
+  if (config_.events()) {
+    // The event model: one target per packed row, and the event globals.
+    targets = pack_point_values(ctx_, b.point_target.data(), jets.rows, ctx_.device());
+    jets.globals = ctx_.from_vector<float>(
+        {b.size, b.n_globals}, std::vector<float>(b.global.begin(), b.global.begin() + b.size * b.n_globals));
+    return jets;
+  }
+  targets = ctx_.from_vector<std::int32_t>({b.size}, std::vector<std::int32_t>(b.target.begin(), b.target.begin() + b.size));
+  return jets;
 }
 
 std::string Trainer::last_good_checkpoint() const {
