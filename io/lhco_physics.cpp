@@ -177,10 +177,11 @@ ProcessedEvent process_event(const double* particles, int n, const EventOptions&
     const double eta_j = jet.pseudorapidity(), phi_j = jet.phi_std(), pt_j = jet.pt(), e_j = jet.e();
     const int bin = mass_bin(jet.m());
     for (const PseudoJet& c : cons) {
-      if (ev.stored == P) break;
-      // Spec 1.3, in this order; Q6: the raw delta-phi is a difference of two phi_std values.
+      // Q6: the raw delta-phi is a difference of two phi_std values; counted over all constituents.
+      if (std::abs(c.phi_std() - phi_j) > kPi) ++ev.dphi_off;
+      if (ev.stored == P) continue;
+      // Spec 1.3, in this order.
       const double deta = c.pseudorapidity() - eta_j;
-      const double raw_dphi = c.phi_std() - phi_j;
       const double dphi = delta_phi(c.phi_std(), phi_j, options.dphi);
       float* f = ev.data.data() + static_cast<std::size_t>(ev.stored) * F;
       f[0] = static_cast<float>(deta);
@@ -191,7 +192,6 @@ ProcessedEvent process_event(const double* particles, int n, const EventOptions&
       f[5] = static_cast<float>(std::log(c.e()));
       f[6] = static_cast<float>(std::sqrt(deta * deta + dphi * dphi));
       ev.target[static_cast<std::size_t>(ev.stored)] = static_cast<std::int8_t>(bin);
-      if (std::abs(raw_dphi) > kPi) ++ev.dphi_off;
       ++ev.stored;
     }
     // Step 8: globals, no scaling.

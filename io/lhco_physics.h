@@ -67,7 +67,7 @@ struct ProcessedEvent {
   double m_j1 = 0, m_j2 = 0;
   int n_j1 = 0, n_j2 = 0;   // constituents of J1 and J2 (before the 100-particle cut)
   int stored = 0;           // real particles in `data` (min(n_j1 + n_j2, 100))
-  int dphi_off = 0;         // stored particles whose raw phi_p - phi_J is off by 2 pi (|.| > pi), Q6
+  int dphi_off = 0;         // constituents of J1, J2 whose raw phi_p - phi_J is off by 2 pi (|.| > pi), Q6
   bool pair_differs = false;  // {J1, J2} is not the pair of the two leading-pT jets (Q8)
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -33,6 +34,13 @@ std::string json_escape(const std::string& s) {
     out += c;
   }
   return out;
+}
+
+// The shortest text that reads back as `v` (the options are recorded exactly).
+std::string exact(double v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, r.ptr);
 }
 
 double ratio(std::int64_t a, std::int64_t b) { return b > 0 ? static_cast<double>(a) / static_cast<double>(b) : 0.0; }
@@ -89,7 +97,7 @@ std::string options_json(const LhcoPrepareOptions& o, const std::string& input_n
                          bool labelled) {
   return make_message(
       "{\"input\": \"", json_escape(input_name), "\", \"input_rows\": ", input_rows,
-      ", \"input_labelled\": ", labelled ? "true" : "false", ", \"inject\": ", o.inject, ", \"seed\": ", o.seed,
+      ", \"input_labelled\": ", labelled ? "true" : "false", ", \"inject\": ", exact(o.inject), ", \"seed\": ", o.seed,
       ", \"injection\": \"signal row r kept when splitmix64(seed ^ splitmix64(r)) < inject * 2^64\", \"dphi\": \"",
       name(o.event.dphi), "\", \"constituent_order\": \"", name(o.event.order),
       "\", \"jets\": \"genkt p = -1 (anti-kT), R = 1.0, E-scheme, pT > 20 GeV; the two heaviest with m >= 10 GeV\""
@@ -144,7 +152,7 @@ std::string SplitSummary::json() const {
      << ", \"signal_kept\": " << signal_kept << ", \"background_kept\": " << kept - signal_kept
      << ", \"fraction_n_j1_ge_100\": " << ratio(j1_full, kept)
      << ", \"fraction_events_dphi_off_2pi\": " << ratio(dphi_events, kept)
-     << ", \"fraction_particles_dphi_off_2pi\": " << ratio(dphi_particles, stored_particles)
+     << ", \"fraction_constituents_dphi_off_2pi\": " << ratio(dphi_particles, constituents)
      << ", \"fraction_mass_pair_not_pt_pair\": " << ratio(pair_differs, kept)
      << ", \"stored_particles\": " << stored_particles << ", \"target_classes\": {";
   for (int t = 0; t < 2; ++t) {
@@ -165,7 +173,7 @@ std::string SplitSummary::text() const {
      << " kept (" << percent(signal_kept, kept) << " of the kept events)\n"
      << "  n(J1) >= 100 (Q7): " << percent(j1_full, kept) << " of the kept events\n"
      << "  raw delta-phi off by 2 pi (Q6): " << percent(dphi_events, kept) << " of the kept events, "
-     << percent(dphi_particles, stored_particles) << " of the stored particles\n"
+     << percent(dphi_particles, constituents) << " of the J1/J2 constituents\n"
      << "  {J1, J2} by mass != the two leading-pT jets (Q8): " << percent(pair_differs, kept) << " of the kept events\n";
   for (int t = 0; t < 2; ++t) {
     std::int64_t total = 0;
@@ -282,6 +290,7 @@ LhcoPrepareResult prepare_lhco(const LhcoPrepareOptions& o) {
         sum.j1_full += ev.n_j1 >= events::kEventParticles;
         sum.dphi_events += ev.dphi_off > 0;
         sum.dphi_particles += ev.dphi_off;
+        sum.constituents += ev.n_j1 + ev.n_j2;
         sum.stored_particles += ev.stored;
         sum.pair_differs += ev.pair_differs;
         for (int p = 0; p < ev.stored; ++p) ++sum.classes[truth][ev.target[p]];

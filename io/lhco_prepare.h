@@ -67,8 +67,9 @@ struct SplitSummary {
   std::int64_t dropped_injection = 0;    // signal rows passing the selection but not injected
   std::int64_t signal_read = 0, signal_selected = 0, signal_kept = 0;
   std::int64_t j1_full = 0;          // kept events with n(J1) >= 100 (Q7: J2 absent from `data`)
-  std::int64_t dphi_events = 0;      // kept events with >= 1 stored particle whose raw delta-phi is off by 2 pi (Q6)
-  std::int64_t dphi_particles = 0;   // such stored particles
+  // Q6: kept events with >= 1 constituent of J1 or J2 whose raw delta-phi is off by 2 pi, and
+  // such constituents (of `constituents`, all those of J1 and J2, stored or cut).
+  std::int64_t dphi_events = 0, dphi_particles = 0, constituents = 0;
   std::int64_t stored_particles = 0;  // real (non-padding) particles in `data`
   std::int64_t pair_differs = 0;     // kept events whose {J1, J2} is not the leading-pT pair (Q8)
   // Targets of the stored real particles: [0] background, [1] signal; by class 0..20.
