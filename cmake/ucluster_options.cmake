@@ -42,6 +42,33 @@ endif()
 ucluster_optional_package(MPI MPI MPI_C_FOUND)
 ucluster_optional_package(HDF5 HDF5 HDF5_FOUND)
 
+# --- FastJet (required with HDF5: prepare-data --task lhco clusters LHCO events) ---------------
+# Searched under FASTJET_ROOT, then fastjet-config's prefix, then the default paths. Only the
+# library that clusters (ucluster_lhco) links it. Builds without HDF5 (tools/gpu-pack, gpu-check)
+# have no data tools and do not need it.
+if(UCLUSTER_WITH_HDF5)
+  find_program(UCLUSTER_FASTJET_CONFIG fastjet-config HINTS ${FASTJET_ROOT}/bin)
+  set(_ucluster_fastjet_prefix "")
+  if(UCLUSTER_FASTJET_CONFIG)
+    execute_process(COMMAND ${UCLUSTER_FASTJET_CONFIG} --prefix OUTPUT_VARIABLE _ucluster_fastjet_prefix
+                    OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  endif()
+  find_path(UCLUSTER_FASTJET_INCLUDE_DIR fastjet/ClusterSequence.hh
+            HINTS ${FASTJET_ROOT}/include ${_ucluster_fastjet_prefix}/include)
+  find_library(UCLUSTER_FASTJET_LIBRARY fastjet HINTS ${FASTJET_ROOT}/lib ${_ucluster_fastjet_prefix}/lib)
+  if(NOT UCLUSTER_FASTJET_INCLUDE_DIR OR NOT UCLUSTER_FASTJET_LIBRARY)
+    message(FATAL_ERROR "FastJet was not found (fastjet/ClusterSequence.hh: ${UCLUSTER_FASTJET_INCLUDE_DIR}, "
+                        "libfastjet: ${UCLUSTER_FASTJET_LIBRARY}). It is required to build the data tools "
+                        "(prepare-data --task lhco clusters the LHCO events with it). Run tools/install-deps "
+                        "(Debian 12: apt-get install libfastjet-dev), or point FASTJET_ROOT at a FastJet 3 "
+                        "installation, or configure with -DUCLUSTER_HDF5=OFF (no data tools).")
+  endif()
+  add_library(ucluster_fastjet INTERFACE IMPORTED)
+  target_include_directories(ucluster_fastjet INTERFACE ${UCLUSTER_FASTJET_INCLUDE_DIR})
+  target_link_libraries(ucluster_fastjet INTERFACE ${UCLUSTER_FASTJET_LIBRARY})
+  message(STATUS "ucluster: FastJet ${UCLUSTER_FASTJET_LIBRARY}")
+endif()
+
 # --- BLAS and OpenMP (required: the CPU backend is the reference) -----------
 # OpenBLAS built on OpenMP is preferred: its threads are the same OpenMP pool as the kernels'.
 # With the pthread build, libgomp's idle threads spin while OpenBLAS's own threads compute (measured:

@@ -43,14 +43,24 @@ void require_class(const h5::Dataset& d, h5::TypeClass want, const char* what) {
 
 }  // namespace
 
-EventFileWriter::EventFileWriter(const std::string& path, std::int64_t n_events, int n_particles,
-                                 const EventWriterOptions& options)
-    : file_(h5::File::create(path)), n_events_(n_events), n_particles_(n_particles) {
+namespace {
+
+// Checks the writer's arguments before the file is created.
+h5::File create_checked(const std::string& path, std::int64_t n_events, int n_particles,
+                        const EventWriterOptions& options) {
   UCLUSTER_CHECK(n_events >= 1, "event file '", path, "': ", n_events, " events requested, need at least 1");
   UCLUSTER_CHECK(n_particles >= 1 && n_particles <= kMaxParticles, "event file '", path, "': ", n_particles,
                  " particles per event requested, need 1..", kMaxParticles);
   UCLUSTER_CHECK(options.gzip_level >= 0 && options.gzip_level <= 9, "event file '", path, "': gzip level ",
                  options.gzip_level, " is outside 0..9");
+  return h5::File::create(path);
+}
+
+}  // namespace
+
+EventFileWriter::EventFileWriter(const std::string& path, std::int64_t n_events, int n_particles,
+                                 const EventWriterOptions& options)
+    : file_(create_checked(path, n_events, n_particles, options)), n_events_(n_events), n_particles_(n_particles) {
   // Chunks may not exceed a fixed-size axis: a file of fewer events than chunk_rows has one chunk.
   const std::int64_t c = std::min(std::max<std::int64_t>(1, options.chunk_rows), n_events);
   const int z = options.gzip_level;
