@@ -57,6 +57,9 @@ int run(const std::string& checkpoint, const std::string& out) {
   ContextOptions copts;
   copts.device = "cpu";
   Context ctx(copts);
+  UCLUSTER_CHECK(!read_checkpoint_config(checkpoint).events(), "checkpoint '", checkpoint,
+                 "' holds the event model (preset AD, anomaly detection); the .ucm format and the embedding library ",
+                 "carry the jet model only (docs/model-file.md)");
   model::UClusterModel model;
   ParamStore store;
   model.declare(store);

@@ -139,6 +139,8 @@ int run(const Options& o) {
   copts.log = [](const std::string& s) { std::cerr << "train-step: " << s << "\n"; };
   Context ctx(copts);
 
+  UCLUSTER_CHECK(!read_checkpoint_config(o.checkpoint).events(), "checkpoint '", o.checkpoint,
+                 "' holds the event model (preset AD); train-step runs the jet model on jet files only");
   const model::UClusterModel model(model::ModelDims{}, model::resolve_edge_path(o.edge_path));
   ParamStore store;
   model.declare(store);

@@ -426,12 +426,14 @@ nlohmann::json Trainer::run(bool resume) {
     broadcast_state();
     comm_.agree_on([&] { write_metrics_file(); });
   }
-  say(make_message("UCluster: ", store_.num_params(), " trainable parameters, ", train_->rows(), " training jets (",
+  const char* unit = config_.events() ? "events" : "jets";
+  say(make_message("UCluster", config_.events() ? " (event model, preset AD)" : "", ": ", store_.num_params(),
+                   " trainable parameters, ", train_->rows(), " training ", unit, " (",
                    train_->steps_per_epoch(), " steps of ", config_.global_batch(comm_.size()), " per epoch",
                    comm_.size() > 1 ? make_message(", ", config_.rank_batch(comm_.size()), " on each of ",
                                                    comm_.size(), " ranks (", comm_.backend(), ")")
                                     : std::string(),
-                   "), ", test_->rows(), " test jets, device ", ctx_.device_description(), ", ",
+                   "), ", test_->rows(), " test ", unit, ", device ", ctx_.device_description(), ", ",
                    "edge path ", model::edge_path_name(model_.edge_path()), " (training ",
                    model::edge_path_name(model_.edge_path_for(model::BatchNormMode::Train, ctx_.device())),
                    ", evaluation ",
@@ -467,7 +469,7 @@ nlohmann::json Trainer::run(bool resume) {
                      line["test"]["loss_total"].get<double>(), ", test accuracy ",
                      line["test"]["accuracy_global"].get<double>(), " (global) / ",
                      line["test"]["accuracy_per_batch_mean"].get<double>(), " (per-batch mean), ",
-                     static_cast<long long>(line["timing"]["train_jets_per_s"].get<double>()), " jets/s"));
+                     static_cast<long long>(line["timing"]["train_jets_per_s"].get<double>()), " ", unit, "/s"));
     ++epoch_;
     running_ = PassStats();
     save(paths_.checkpoint);

@@ -16,6 +16,66 @@ std::string error_of(const nlohmann::json& j) {
   return "";
 }
 
+// ucluster-ad-spec.md 2.1 and 2.4: the event model's schedules (train_kmeans_seg.py).
+TEST(TrainConfig, PresetAdIsTheAnomalyDetectionScript) {
+  const TrainConfig c = config_from_json({{"preset", "AD"}, {"train_file", "a.h5"}, {"test_file", "b.h5"}});
+  EXPECT_TRUE(c.events());
+  EXPECT_EQ(c.clusters, 2);
+  EXPECT_EQ(c.epochs, 100);
+  EXPECT_EQ(c.pretrain_epochs, 11);  // is_full_training = e > 10
+  EXPECT_EQ(c.batch_size, 1024);
+  EXPECT_EQ(c.focal_gamma, 2.0);
+  EXPECT_EQ(c.focal_alpha, 10.0);
+  EXPECT_EQ(c.beta, 1.0);
+  EXPECT_EQ(c.focal_reduction, "per_point");
+  const TrainingSchedules s = c.schedules();
+  EXPECT_EQ(s.alpha.train(11), 30.0);   // 10 (e - 8): the script evaluates before it trains
+  EXPECT_EQ(s.alpha.train(99), 910.0);
+  EXPECT_EQ(s.alpha.eval(11), 20.0);    // 10 (e - 9)
+  EXPECT_DOUBLE_EQ(s.lr.at(0), 1e-2);
+  EXPECT_DOUBLE_EQ(s.lr.at(976), 1e-2);  // x 0.5 per 1e6 samples of 1024: boundary at step 977
+  EXPECT_DOUBLE_EQ(s.lr.at(977), 5e-3);
+  EXPECT_DOUBLE_EQ(s.lr.at(9766), 1e-5);
+  EXPECT_DOUBLE_EQ(s.bn_decay.at(0), 0.5);
+  EXPECT_DOUBLE_EQ(s.bn_decay.at(5860), 0.99);
+  const model::ModelDims d = c.model_dims();
+  EXPECT_EQ(d.variant, model::ModelVariant::Events);
+  EXPECT_EQ(d.num_features, 7);
+  EXPECT_EQ(d.latent, 2);
+  EXPECT_EQ(d.num_classes, 21);
+  EXPECT_EQ(d.num_globals, 4);
+  EXPECT_EQ(c.losses().point_reduction, PointFocalReduction::PerPoint);
+}
+
+TEST(TrainConfig, AnomalyConfigFilesLoad) {
+  const std::string dir = std::string(UCLUSTER_SOURCE_DIR) + "/configs/";
+  const TrainConfig reference = load_config(dir + "anomaly-reference.json", {});
+  EXPECT_EQ(reference.preset, "AD");
+  EXPECT_EQ(reference.epochs, 100);
+  EXPECT_EQ(reference.km_alpha_train_shift, 1);
+  const TrainConfig quick = load_config(dir + "anomaly-quickstart.json", {});
+  EXPECT_TRUE(quick.events());
+  EXPECT_LT(quick.epochs, reference.epochs);
+}
+
+TEST(TrainConfig, EventTaskErrorsNameTheKey) {
+  const nlohmann::json files = {{"train_file", "a.h5"}, {"test_file", "b.h5"}};
+  nlohmann::json j = files;
+  j["preset"] = "AD";
+  j["clusters"] = 1;
+  EXPECT_NE(error_of(j).find("'clusters' must be in [2, 8]"), std::string::npos) << error_of(j);
+  j["clusters"] = 4;
+  j["focal_reduction"] = "mean";
+  EXPECT_NE(error_of(j).find("'focal_reduction' must be one of"), std::string::npos) << error_of(j);
+  EXPECT_NE(error_of({{"preset", "AD"}}).find("needs prepared event files"), std::string::npos);
+  EXPECT_NE(error_of({{"clusters", 4}}).find("must be 3 for task \"jets\""), std::string::npos);
+  EXPECT_NE(error_of({{"preset", "C"}}).find("\"A\", \"B\" or \"AD\""), std::string::npos);
+  const TrainConfig max_points = config_from_json({{"preset", "AD"}, {"train_file", "a.h5"}, {"test_file", "b.h5"},
+                                                   {"focal_reduction", "max_points"}, {"clusters", 4}});
+  EXPECT_EQ(max_points.losses().point_reduction, PointFocalReduction::MaxOverPoints);
+  EXPECT_EQ(max_points.model_dims().num_clusters, 4);
+}
+
 TEST(TrainConfig, DefaultsAreConfigBOfTheSpec) {
   const TrainConfig c = config_from_json(nlohmann::json::object());
   EXPECT_EQ(c.batch_size, 512);
