@@ -2,7 +2,8 @@
 // tests/data/ad_golden.h5: an independent float64 PyTorch reference of the spec (tools/ad-golden,
 // its README defines every dataset and derives the tolerances). Six events of 100, 83, 47, 20, 11
 // and 8 real particles, K = 2, gamma 2, alpha 10, alpha_km 30. Each test runs in float32 and in
-// float64 and on both edge paths of the GAP blocks.
+// float64 and on both edge paths of the GAP blocks, and in float32 on the GPU (skipped, saying so,
+// without one).
 //
 // Tolerances (tools/ad-golden/README.md section 4: the same reference run in float32 deviates by
 // at most 3.8e-6 * max|ref| in the forward, 5.7e-7 in the losses and 1.36e-4 * layer scale in the
@@ -32,10 +33,12 @@ using model::UClusterModel;
 using test::GoldenArray;
 using test::GoldenFile;
 
-using EventGoldenParam = std::tuple<DType, model::EdgePath>;
+// (dtype, edge path, on the GPU: skipped, saying so, without one).
+using EventGoldenParam = std::tuple<DType, model::EdgePath, bool>;
 
 std::string event_case_name(const testing::TestParamInfo<EventGoldenParam>& info) {
-  return std::string(dtype_name(std::get<0>(info.param))) + "_" + model::edge_path_name(std::get<1>(info.param));
+  return std::string(std::get<2>(info.param) ? "cuda_" : "") + std::string(dtype_name(std::get<0>(info.param))) + "_" +
+         model::edge_path_name(std::get<1>(info.param));
 }
 
 std::string ad_golden_path() { return std::string(UCLUSTER_SOURCE_DIR) + "/tests/data/ad_golden.h5"; }
@@ -70,16 +73,22 @@ class EventGolden : public testing::TestWithParam<EventGoldenParam> {
   void SetUp() override {
     dtype_ = std::get<0>(GetParam());
     model_ = UClusterModel(model::event_model_dims(kClusters), std::get<1>(GetParam()));
-    ctx_ = std::make_unique<Context>(test::cpu_options());
+    ContextOptions options = test::cpu_options();
+    if (std::get<2>(GetParam())) {
+      std::string why;
+      if (cuda_runtime::device_count(&why) == 0) GTEST_SKIP() << "no CUDA device: " << why;
+      options.device = "cuda";
+    }
+    ctx_ = std::make_unique<Context>(options);
     file_ = std::make_unique<GoldenFile>(ad_golden_path());
     store_ = std::make_unique<ParamStore>(dtype_);
     model_.declare(*store_);
     store_->finalize(*ctx_, ctx_->device());
     file_->load_params(*ctx_, *store_, "weights", true);
-    batch_ = pack_jets(*ctx_, file_->tensor(*ctx_, "input/data", dtype_), Device::cpu());
-    batch_.globals = file_->tensor(*ctx_, "input/global", dtype_);
+    batch_ = pack_jets(*ctx_, file_->tensor(*ctx_, "input/data", dtype_), ctx_->device());
+    batch_.globals = ctx_->to(file_->tensor(*ctx_, "input/global", dtype_), ctx_->device());
     const Tensor targets = file_->tensor(*ctx_, "input/target_bin", DType::I32);
-    targets_ = pack_point_values(*ctx_, targets.data<std::int32_t>(), batch_.rows, Device::cpu());
+    targets_ = pack_point_values(*ctx_, targets.data<std::int32_t>(), batch_.rows, ctx_->device());
   }
 
   bool f64() const { return dtype_ == DType::F64; }
@@ -254,7 +263,14 @@ TEST_P(EventGolden, JointGradientsIncludingTheCentroids) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, EventGolden,
                          testing::Combine(testing::Values(DType::F32, DType::F64),
-                                          testing::Values(model::EdgePath::Fused, model::EdgePath::Unfused)),
+                                          testing::Values(model::EdgePath::Fused, model::EdgePath::Unfused),
+                                          testing::Values(false)),
+                         event_case_name);
+// The CUDA kernels take float32 only.
+INSTANTIATE_TEST_SUITE_P(Cuda, EventGolden,
+                         testing::Combine(testing::Values(DType::F32),
+                                          testing::Values(model::EdgePath::Fused, model::EdgePath::Unfused),
+                                          testing::Values(true)),
                          event_case_name);
 
 }  // namespace
