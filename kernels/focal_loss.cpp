@@ -19,16 +19,7 @@ void check_focal(const char* op, const Tensor& logits, const Tensor& target, dou
                  target.describe(), " does not match logits ", logits.describe(), " (int32 [", logits.dim(0),
                  "] expected)");
   check_same_device(op, logits, target);
-  UCLUSTER_CHECK(std::isfinite(gamma) && gamma >= 0.0, op, ": gamma must be finite and >= 0, got ", gamma);
-  UCLUSTER_CHECK(std::isfinite(alpha), op, ": alpha must be finite, got ", alpha);
-}
-
-// Every target must be a class index. On CUDA this copies the B targets to the host (one sync).
-void check_targets(Context& ctx, const char* op, const Tensor& target, std::int64_t classes) {
-  const std::vector<std::int32_t> t = ctx.to_vector<std::int32_t>(target);
-  for (std::size_t b = 0; b < t.size(); ++b)
-    UCLUSTER_CHECK(t[b] >= 0 && t[b] < classes, op, ": target of jet ", b, " is ", t[b], ", outside [0, ", classes,
-                   ")");
+  check_focal_parameters(op, gamma, alpha);
 }
 
 // The backward without the target check (the tape calls it after a checked forward).
@@ -50,6 +41,19 @@ void backward_unchecked(Context& ctx, const Tensor& logits, const Tensor& target
 }
 }  // namespace
 
+void check_focal_parameters(const char* op, double gamma, double alpha) {
+  UCLUSTER_CHECK(std::isfinite(gamma) && gamma >= 0.0, op, ": gamma must be finite and >= 0, got ", gamma);
+  UCLUSTER_CHECK(std::isfinite(alpha), op, ": alpha must be finite, got ", alpha);
+}
+
+// On CUDA this copies the targets to the host (one sync).
+void check_focal_targets(Context& ctx, const char* op, const Tensor& target, std::int64_t classes, const char* what) {
+  const std::vector<std::int32_t> t = ctx.to_vector<std::int32_t>(target);
+  for (std::size_t i = 0; i < t.size(); ++i)
+    UCLUSTER_CHECK(t[i] >= 0 && t[i] < classes, op, ": target of ", what, " ", i, " is ", t[i], ", outside [0, ",
+                   classes, ")");
+}
+
 void focal_loss_forward(Context& ctx, const Tensor& logits, const Tensor& target, double gamma, double alpha,
                         const Tensor& loss) {
   const char* op = "focal_loss";
@@ -58,7 +62,7 @@ void focal_loss_forward(Context& ctx, const Tensor& logits, const Tensor& target
   check_dtype(op, "loss", loss, logits.dtype());
   check_same_device(op, logits, loss);
   const std::int64_t batch = logits.dim(0), classes = logits.dim(1);
-  check_targets(ctx, op, target, classes);
+  check_focal_targets(ctx, op, target, classes, "jet");
   switch (logits.device().kind) {
     case DeviceKind::CPU:
       return dispatch_float(op, logits.dtype(), [&]<typename T>() {
@@ -82,7 +86,7 @@ void focal_loss_backward(Context& ctx, const Tensor& logits, const Tensor& targe
   check_shape(op, "logits gradient", dlogits, logits.shape());
   check_dtype(op, "logits gradient", dlogits, logits.dtype());
   check_same_device(op, logits, dlogits);
-  check_targets(ctx, op, target, logits.dim(1));
+  check_focal_targets(ctx, op, target, logits.dim(1), "jet");
   backward_unchecked(ctx, logits, target, gamma, alpha, dloss, dlogits);
 }
 

@@ -18,6 +18,12 @@ void focal_loss_forward(Context& ctx, const Tensor& logits, const Tensor& target
 void focal_loss_backward(Context& ctx, const Tensor& logits, const Tensor& target, double gamma, double alpha,
                          const Tensor& dloss, const Tensor& dlogits);
 
+// Checks shared with the per-point focal loss (kernels/point_focal_loss.h): gamma finite and >= 0,
+// alpha finite; every target (int32, any device: copied to the host) a class index in [0, classes),
+// a bad one named as "<what> i".
+void check_focal_parameters(const char* op, double gamma, double alpha);
+void check_focal_targets(Context& ctx, const char* op, const Tensor& target, std::int64_t classes, const char* what);
+
 // Differentiable form; the targets are constants.
 Var focal_loss(Tape& tape, const Var& logits, const Tensor& target, double gamma, double alpha);
 

@@ -6,6 +6,7 @@
 #include "kernels/cpu/point_focal_loss.h"
 #include "kernels/cuda/point_focal_loss.h"
 #include "kernels/dispatch.h"
+#include "kernels/focal_loss.h"
 #include "kernels/packed_rows.h"
 
 namespace ucluster {
@@ -34,16 +35,7 @@ void check_point_focal(const char* op, const Tensor& logits, const Tensor& targe
                  target.describe(), " does not match logits ", logits.describe(), " (int32 [", logits.dim(0),
                  "] expected)");
   check_same_device(op, logits, target);
-  UCLUSTER_CHECK(std::isfinite(gamma) && gamma >= 0.0, op, ": gamma must be finite and >= 0, got ", gamma);
-  UCLUSTER_CHECK(std::isfinite(alpha), op, ": alpha must be finite, got ", alpha);
-}
-
-// Every target must be a class index. On CUDA this copies the R targets to the host (one sync).
-void check_targets(Context& ctx, const char* op, const Tensor& target, std::int64_t classes) {
-  const std::vector<std::int32_t> t = ctx.to_vector<std::int32_t>(target);
-  for (std::size_t r = 0; r < t.size(); ++r)
-    UCLUSTER_CHECK(t[r] >= 0 && t[r] < classes, op, ": target of row ", r, " is ", t[r], ", outside [0, ", classes,
-                   ")");
+  check_focal_parameters(op, gamma, alpha);
 }
 
 // The scratch of one call (kernels/cpu/point_focal_loss.h), on the logits' device.
@@ -91,7 +83,7 @@ void point_focal_loss_forward(Context& ctx, const Tensor& logits, const Tensor& 
   check_shape(op, "loss", loss, Shape{1});
   check_dtype(op, "loss", loss, logits.dtype());
   check_same_device(op, logits, loss);
-  check_targets(ctx, op, target, logits.dim(1));
+  check_focal_targets(ctx, op, target, logits.dim(1), "row");
   const cpu::PointFocalArgs a = args_of(logits, gamma, alpha, reduction);
   Scratch s(ctx, logits, rows, a.max_over_points);
   const PackedRows packed = packed_rows(rows);
@@ -122,7 +114,7 @@ void point_focal_loss_backward(Context& ctx, const Tensor& logits, const Tensor&
   check_shape(op, "logits gradient", dlogits, logits.shape());
   check_dtype(op, "logits gradient", dlogits, logits.dtype());
   check_same_device(op, logits, dlogits);
-  check_targets(ctx, op, target, logits.dim(1));
+  check_focal_targets(ctx, op, target, logits.dim(1), "row");
   backward_unchecked(ctx, logits, target, rows, gamma, alpha, reduction, dloss, dlogits);
 }
 

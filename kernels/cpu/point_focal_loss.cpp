@@ -1,7 +1,7 @@
 #include "kernels/cpu/point_focal_loss.h"
 #include "kernels/cpu/parallel.h"
 
-#include "kernels/point_focal_loss_math.h"
+#include "kernels/focal_loss_math.h"
 
 namespace ucluster::cpu {
 

@@ -2,24 +2,12 @@
 // is one block with a fixed row-to-thread assignment and a fixed tree: deterministic, no atomics.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/focal_loss.h"
-#include "kernels/focal_loss_constants.h"
+#include "kernels/focal_loss_math.h"
 
 namespace ucluster::cuda {
 
 namespace {
 constexpr int kSumThreads = 256;  // power of two (tree reduction)
-
-__device__ void row_softmax_stats(const float* l, std::int64_t classes, double* max_out, double* sum_out) {
-  double mx = l[0];
-  for (std::int64_t c = 1; c < classes; ++c) mx = fmax(mx, double(l[c]));
-  double sum = 0.0;
-  for (std::int64_t c = 0; c < classes; ++c) sum += exp(double(l[c]) - mx);
-  *max_out = mx;
-  *sum_out = sum;
-}
-
-// 1 - q clamped at 0 (q exceeds 1 by at most 1e-9 when p_t rounds to 1; see cpu/focal_loss.cpp).
-__device__ double one_minus_q(double q) { return fmax(0.0, 1.0 - q); }
 
 __global__ void focal_loss_forward_kernel(const float* logits, const std::int32_t* target, float* loss,
                                           std::int64_t batch, std::int64_t classes, double gamma, double alpha) {
@@ -28,9 +16,8 @@ __global__ void focal_loss_forward_kernel(const float* logits, const std::int32_
   for (std::int64_t b = threadIdx.x; b < batch; b += kSumThreads) {
     const float* l = logits + b * classes;
     double mx, sum;
-    row_softmax_stats(l, classes, &mx, &sum);
-    const double q = exp(double(l[target[b]]) - mx) / sum + kFocalLossEpsilon;
-    acc += alpha * pow(one_minus_q(q), gamma) * (-log(q));
+    focal_softmax_stats(l, classes, &mx, &sum);
+    acc += focal_value(exp(double(l[target[b]]) - mx) / sum, gamma, alpha);
   }
   partial[threadIdx.x] = acc;
   __syncthreads();
@@ -51,12 +38,9 @@ __global__ void focal_loss_backward_kernel(const float* logits, const std::int32
     float* dl = dlogits + b * classes;
     const std::int32_t t = target[b];
     double mx, sum;
-    row_softmax_stats(l, classes, &mx, &sum);
+    focal_softmax_stats(l, classes, &mx, &sum);
     const double pt = exp(double(l[t]) - mx) / sum;
-    const double q = pt + kFocalLossEpsilon;
-    const double base = one_minus_q(q);
-    const double first = base > 0.0 ? gamma * pow(base, gamma - 1.0) * log(q) : 0.0;
-    const double coef = scale * alpha * (first - pow(base, gamma) / q) * pt;
+    const double coef = scale * focal_dvalue_dq(pt, gamma, alpha) * pt;
     for (std::int64_t c = 0; c < classes; ++c) {
       const double pc = exp(double(l[c]) - mx) / sum;
       dl[c] += static_cast<float>(coef * ((c == t ? 1.0 : 0.0) - pc));

@@ -1,9 +1,9 @@
 // Per-point focal loss on the GPU (kernels/point_focal_loss.h): the FL of every row, the per-jet,
 // per-class maxima and tie weights (MaxOverPoints), a one-block sum for the loss, and one thread per
-// row for the gradient. The same formulas as the CPU body (kernels/point_focal_loss_math.h).
+// row for the gradient. The same formulas as the CPU body (kernels/focal_loss_math.h).
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/point_focal_loss.h"
-#include "kernels/point_focal_loss_math.h"
+#include "kernels/focal_loss_math.h"
 
 namespace ucluster::cuda {
 

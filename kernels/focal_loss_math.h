@@ -1,5 +1,6 @@
-// The per-point focal loss's formulas, shared by the CPU body and the CUDA kernels
-// (kernels/point_focal_loss.h). The same expressions as the jet model's focal loss (spec 3.1).
+// The focal loss's formulas (spec 3.1), shared by the CPU bodies and the CUDA kernels of both focal
+// families: the jet model's per-jet loss (kernels/focal_loss.h) and the event model's per-point one
+// (kernels/point_focal_loss.h). Computed in double.
 #pragma once
 
 #include <cmath>
