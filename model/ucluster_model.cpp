@@ -71,8 +71,9 @@ void UClusterModel::initialise(Context& ctx, const ParamStore& store, Rng& rng) 
     if (l.batch_norm && l.moving_var_starts_at_one) {
       const Tensor var = store.buffer(l.name + ".bn_var");
       const std::size_t n = static_cast<std::size_t>(var.numel());
-      ctx.copy(var, var.dtype() == DType::F64 ? ctx.from_vector<double>(var.shape(), std::vector<double>(n, 1.0), Device::cpu())
-                                             : ctx.from_vector<float>(var.shape(), std::vector<float>(n, 1.0f), Device::cpu()));
+      const Device cpu = Device::cpu();
+      ctx.copy(var, var.dtype() == DType::F64 ? ctx.from_vector<double>(var.shape(), std::vector<double>(n, 1.0), cpu)
+                                             : ctx.from_vector<float>(var.shape(), std::vector<float>(n, 1.0f), cpu));
     }
 }
 

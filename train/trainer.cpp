@@ -118,9 +118,6 @@ Trainer::Trainer(TrainConfig config, Context& ctx, Communicator& comm, std::uniq
                    comm_.size() > 1 ? make_message(" jets on each of ", comm_.size(), " ranks") : std::string());
     UCLUSTER_CHECK(train_->rows() >= model_.dims().num_clusters, "the training data hold fewer jets (",
                    train_->rows(), ") than clusters (", model_.dims().num_clusters, ")");
-    UCLUSTER_CHECK(train_->features() == model_.dims().num_features, "the training data have ",
-                   train_->features(), " features per particle, the model expects ", model_.dims().num_features,
-                   config_.events() ? " (task \"events\": prepared event files, prepare-data --task lhco)" : "");
     for (const Loader* l : {train_.get(), test_.get()}) {
       const bool event_file = l->source().point_targets();
       UCLUSTER_CHECK(event_file == config_.events(), l->source().name(), config_.events()
@@ -129,6 +126,8 @@ Trainer::Trainer(TrainConfig config, Context& ctx, Communicator& comm, std::uniq
       UCLUSTER_CHECK(l->source().globals() == model_.dims().num_globals, l->source().name(), " has ",
                      l->source().globals(), " event globals per row, the model expects ", model_.dims().num_globals);
     }
+    UCLUSTER_CHECK(train_->features() == model_.dims().num_features, "the training data have ",
+                   train_->features(), " features per particle, the model expects ", model_.dims().num_features);
   });
   model_.declare(store_);
   store_.finalize(ctx_, ctx_.device());

@@ -82,5 +82,8 @@ expect_error "evaluate of the event model on a jet-task file" "not a prepared ev
   "$evaluate" --checkpoint "$work/run/checkpoint.h5" --data "$work/raw.h5" --out "$work/bad.h5"
 [ -e "$work/bad.h5" ] && fail "evaluate left an output behind for a bad input"
 expect_error "too many clusters" "clusters" "$train" "${small[@]}" --set clusters=9
+expect_error "the jet model on event files" "is a prepared event file; train it with preset AD" \
+  "$train" --set train_file="$work/prep/train_RD_100P_2NJET.h5" --set test_file="$work/prep/test_RD_100P_2NJET.h5" \
+  --set output_dir="$work/bad2"
 
 if [ "$failures" -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi
