@@ -27,6 +27,8 @@ InferenceGraph::InferenceGraph(const UClusterModel& model, const ParamStore& sto
       graph_(nullptr, cuda_runtime::destroy_graph),
       exec_(nullptr, cuda_runtime::destroy_graph_exec) {
   UCLUSTER_CHECK(batch >= 1, "InferenceGraph: batch must be at least 1, got ", batch);
+  UCLUSTER_CHECK(model.dims().variant == ModelVariant::Jets,
+                 "InferenceGraph: captures the jet model only (the event model needs its globals per batch)");
   UCLUSTER_CHECK(store.finalized(), "InferenceGraph: the ParamStore is not finalized");
   UCLUSTER_CHECK(store.flat_params().device() == ctx.device(), "InferenceGraph: the parameters are on ",
                  store.flat_params().device().str(), " but the context is on ", ctx.device().str());
