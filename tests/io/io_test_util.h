@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <exception>
+#include <functional>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -64,6 +66,22 @@ inline void write_raw(const std::string& path, const RawJets& j, int gzip = 0) {
   jets::RawFileWriter w(path, j.n, j.P, {gzip, 10, false});
   w.write(0, j.n, j.cons.data(), j.rows.data());
   w.close();
+}
+
+// The message of the exception f throws ("" when it throws none).
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// An error message that holds every one of `parts`.
+inline void expect_parts(const std::string& msg, const std::vector<std::string>& parts) {
+  ASSERT_FALSE(msg.empty()) << "no error";
+  for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
 }
 
 }  // namespace ucluster::test

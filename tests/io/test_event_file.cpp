@@ -16,6 +16,8 @@ namespace ucluster::events {
 namespace {
 
 using test::TempDir;
+using test::error_of;
+using test::expect_parts;
 
 constexpr int P = kEventParticles, F = kEventFeatures, G = kEventGlobals;
 
@@ -47,20 +49,6 @@ std::string write_file(const TempDir& dir, const std::string& name, const Events
   w.set_attribute("prepare", "{\"x\": 1}");
   w.close();
   return dir / name;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-void expect_parts(const std::string& msg, const std::vector<std::string>& parts) {
-  ASSERT_FALSE(msg.empty()) << "no error";
-  for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
 }
 
 TEST(EventFile, RoundTripInChunks) {

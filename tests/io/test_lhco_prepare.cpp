@@ -25,6 +25,8 @@ namespace ucluster::lhco {
 namespace {
 
 using test::TempDir;
+using test::error_of;
+using test::expect_parts;
 constexpr double kPi = std::numbers::pi;
 constexpr int P = events::kEventParticles, F = events::kEventFeatures;
 
@@ -69,20 +71,6 @@ struct P4 {
 
 void expect_close(double actual, double expected, const std::string& what) {
   EXPECT_NEAR(actual, expected, 2e-6 * std::max(1.0, std::abs(expected))) << what;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-void expect_parts(const std::string& msg, const std::vector<std::string>& parts) {
-  ASSERT_FALSE(msg.empty()) << "no error";
-  for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
 }
 
 // The hand-made event of the feature test: J1 (m = 152.6 GeV) near phi = 0, J2 (m = 100.0 GeV)

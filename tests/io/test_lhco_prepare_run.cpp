@@ -24,26 +24,14 @@ namespace ucluster::lhco {
 namespace {
 
 using test::TempDir;
+using test::error_of;
+using test::expect_parts;
 namespace fs = std::filesystem;
 constexpr int P = events::kEventParticles, F = events::kEventFeatures, G = events::kEventGlobals;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-void expect_parts(const std::string& msg, const std::vector<std::string>& parts) {
-  ASSERT_FALSE(msg.empty()) << "no error";
-  for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
 }
 
 std::string toy_file(const TempDir& dir, const std::string& name, std::int64_t n, bool labels = true) {
