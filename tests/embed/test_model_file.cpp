@@ -122,7 +122,7 @@ TEST(ModelFile, RoundTripIsExact) {
   const ModelContents out = parse(b);
   EXPECT_EQ(out.dims.num_points, 100);
   EXPECT_EQ(out.dims.gap1_width, in.dims.gap1_width);
-  EXPECT_EQ(std::memcmp(&out.dims, &in.dims, sizeof in.dims), 0);
+  EXPECT_TRUE(out.dims == in.dims);
   EXPECT_EQ(out.inverse_temperature, 42.5);
   EXPECT_EQ(out.batch_norm_epsilon, 1e-3);
   EXPECT_EQ(out.attention_leaky_slope, 0.2);
