@@ -38,8 +38,6 @@ struct ModelDims {
   std::int64_t num_clusters = 3;   // k-means centroids
   ModelVariant variant = ModelVariant::Jets;
   std::int64_t num_globals = 0;    // per-event inputs (events: ln m_J1, tau21 J1, ln m_J2, tau21 J2)
-
-  bool operator==(const ModelDims&) const = default;  // field by field (the struct has padding)
 };
 
 // The event model of ucluster-ad-spec.md 2.2: F = 7, G = 4, latent 2, 21 classes, `clusters` centroids.
