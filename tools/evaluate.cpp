@@ -20,6 +20,7 @@
 #include "train/checkpoint.h"
 #include "train/config.h"
 #include "train/hungarian.h"
+#include "train/trainer.h"
 #include "tools/evaluate_events.h"
 
 namespace {
@@ -118,13 +119,13 @@ int run(const Options& o) {
 
   // The checkpoint's configuration says which model it holds (the jet model, or the event model of
   // preset AD with its number of clusters); the default edge path, as training uses.
-  const model::UClusterModel model(read_checkpoint_config(o.checkpoint).model_dims());
+  const TrainConfig config = read_checkpoint_config(o.checkpoint);
+  const model::UClusterModel model(config.model_dims());
   ParamStore store;
   model.declare(store);
   store.finalize(ctx, ctx.device());
   CheckpointData ckpt;
   load_checkpoint(ctx, o.checkpoint, store, &ckpt);
-  const TrainConfig config = checkpoint_config(o.checkpoint, ckpt.config);
   const CheckpointEvaluation evaluation = checkpoint_evaluation(config, ckpt.state);
   const int epoch = evaluation.epoch;
   const double alpha = o.inverse_temperature >= 0 ? o.inverse_temperature : evaluation.inverse_temperature;
@@ -164,10 +165,8 @@ int run(const Options& o) {
     if (b.size == 0) continue;
     const std::int64_t first = b.rows.at(0);
     UCLUSTER_CHECK(b.rows.back() == first + b.size - 1, "evaluate: non-contiguous batch rows");
-    // Packed rows (engine/jet_rows.h): each jet costs its real particles plus one padding row.
-    const JetBatch jets = pack_jets(ctx, b.data.data(), b.size, b.n_particles, b.n_features, ctx.device());
-    const Tensor targets =
-        ctx.from_vector<std::int32_t>({b.size}, std::vector<std::int32_t>(b.target.begin(), b.target.begin() + b.size));
+    Tensor targets;
+    const JetBatch jets = model_batch(ctx, b, false, targets);
     Tape tape(ctx, false);
     const model::ForwardOutput fwd = model.forward(tape, store, jets, model::BatchNormMode::Inference);
     const model::Losses losses = model::compute_losses(tape, fwd, mu, targets, alpha, config.losses(), joint);

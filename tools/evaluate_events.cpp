@@ -10,6 +10,7 @@
 #include "io/staged_file.h"
 #include "model/losses.h"
 #include "train/event_report.h"
+#include "train/trainer.h"
 
 namespace ucluster {
 
@@ -63,9 +64,8 @@ int evaluate_events(Context& ctx, const model::UClusterModel& model, const Param
   while (loader->next(b)) {
     if (b.size == 0) continue;
     const std::int64_t first = b.rows.at(0);
-    JetBatch jets = pack_jets(ctx, b.data.data(), b.size, b.n_particles, b.n_features, ctx.device());
-    const Tensor targets = pack_point_values(ctx, b.point_target.data(), jets.rows, ctx.device());
-    jets.globals = ctx.from_vector<float>({b.size, G}, std::vector<float>(b.global.begin(), b.global.begin() + b.size * G));
+    Tensor targets;
+    const JetBatch jets = model_batch(ctx, b, true, targets);
     Tape tape(ctx, false);
     const model::ForwardOutput fwd = model.forward(tape, store, jets, model::BatchNormMode::Inference);
     const model::Losses losses = model::compute_losses(tape, fwd, mu, targets, e.inverse_temperature, config.losses(),

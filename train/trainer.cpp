@@ -145,17 +145,15 @@ void Trainer::say(const std::string& message) const {
   if (comm_.rank() == 0) log_(message);
 }
 
-JetBatch Trainer::batch_jets(const Batch& b, Tensor& targets) {
-  // Packed rows (engine/jet_rows.h): only the real particles and one row per jet's padding travel.
-  JetBatch jets = pack_jets(ctx_, b.data.data(), b.size, b.n_particles, b.n_features, ctx_.device());
-  if (config_.events()) {
-    // The event model: one target per packed row, and the event globals.
-    targets = pack_point_values(ctx_, b.point_target.data(), jets.rows, ctx_.device());
-    jets.globals = ctx_.from_vector<float>(
+JetBatch model_batch(Context& ctx, const Batch& b, bool events, Tensor& targets) {
+  JetBatch jets = pack_jets(ctx, b.data.data(), b.size, b.n_particles, b.n_features, ctx.device());
+  if (events) {
+    targets = pack_point_values(ctx, b.point_target.data(), jets.rows, ctx.device());
+    jets.globals = ctx.from_vector<float>(
         {b.size, b.n_globals}, std::vector<float>(b.global.begin(), b.global.begin() + b.size * b.n_globals));
     return jets;
   }
-  targets = ctx_.from_vector<std::int32_t>({b.size}, std::vector<std::int32_t>(b.target.begin(), b.target.begin() + b.size));
+  targets = ctx.from_vector<std::int32_t>({b.size}, std::vector<std::int32_t>(b.target.begin(), b.target.begin() + b.size));
   return jets;
 }
 
@@ -178,7 +176,7 @@ void Trainer::train_epoch(int epoch) {
     last_lr_ = schedules_.lr.at(global) * config_.lr_scale(comm_.size(), global);
     last_bn_decay_ = schedules_.bn_decay.at(global);
     Tensor targets;
-    const JetBatch jets = batch_jets(b, targets);
+    const JetBatch jets = model_batch(ctx_, b, config_.events(), targets);
     StepSettings settings;
     settings.inverse_temperature = alpha;
     settings.losses = config_.losses();
@@ -232,7 +230,7 @@ PassStats Trainer::evaluate(int epoch) {
     StepRecord step;
     if (b.size > 0) {
       Tensor targets;
-      const JetBatch jets = batch_jets(b, targets);
+      const JetBatch jets = model_batch(ctx_, b, config_.events(), targets);
       Tape tape(ctx_, false);
       model::ForwardOutput out = model_.forward(tape, store_, jets, model::BatchNormMode::Inference);
       model::Losses losses =

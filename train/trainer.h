@@ -30,6 +30,12 @@
 namespace ucluster {
 
 // Output files inside TrainConfig::output_dir.
+// A loader batch as the model takes it, on the context's device: the packed rows
+// (engine/jet_rows.h: only the real particles and one row per jet's padding travel) and the focal
+// loss's targets, [B] mass bins for the jet model; for the event model (`events`) one target per
+// packed row and the event globals. Used by the trainer and by evaluate.
+JetBatch model_batch(Context& ctx, const Batch& b, bool events, Tensor& targets);
+
 struct RunPaths {
   std::string dir, metrics, checkpoint;
   explicit RunPaths(const std::string& output_dir);
@@ -67,7 +73,6 @@ class Trainer {
   std::string last_good_checkpoint() const;
   void say(const std::string& message) const;  // rank 0's log
   // The batch's jets as packed rows on the context's device, and its mass-bin targets.
-  JetBatch batch_jets(const Batch& b, Tensor& targets);
 
   TrainConfig config_;
   Context& ctx_;
